@@ -1,0 +1,1 @@
+"""Latency measurement on real runtimes: runners, statistics, fingerprint, results store."""
