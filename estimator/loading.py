@@ -1,0 +1,85 @@
+"""One entry point that turns whatever the user holds into the IR.
+
+The CLI, the Python API and the calibration tools all call :func:`load_model`, so a model given as
+a path, an ``onnx.ModelProto``, a ``torch.nn.Module``, a zoo name or an already-built ``Graph`` is
+handled the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from estimator.errors import InputError, ModelLoadError
+from estimator.ir.graph import Graph
+
+ModelLike = Graph | str | os.PathLike[str] | Any
+
+
+def load_model(
+    model: ModelLike,
+    *,
+    example_inputs: Any = None,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    batch: int | None = None,
+    name: str | None = None,
+) -> Graph:
+    """Return the IR of ``model``.
+
+    ``model`` may be a ``Graph`` (returned as is), a path to an ``.onnx`` file, an
+    ``onnx.ModelProto``, a ``torch.nn.Module`` (needs ``example_inputs``), or the name of a model
+    of the built-in zoo (``resnet50``, or a NAS-Bench-201 arch string).
+    """
+    if isinstance(model, Graph):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        return _load_path_or_name(
+            model, input_shapes=input_shapes, batch=batch, name=name
+        )
+    type_name = f"{type(model).__module__}.{type(model).__qualname__}"
+    if type_name.startswith("onnx.") and hasattr(model, "graph"):
+        from estimator.frontends.onnx_frontend import load_onnx
+
+        return load_onnx(model, input_shapes=input_shapes, batch=batch, name=name)
+    if _is_torch_module(model):
+        from estimator.frontends.torch_fx import from_torch
+
+        if example_inputs is None:
+            raise InputError("a torch.nn.Module needs example_inputs (tensors or shapes)")
+        return from_torch(model, example_inputs, name=name)
+    raise InputError(
+        f"cannot read a model of type {type_name}: give a path to an .onnx file, an "
+        "onnx.ModelProto, a torch.nn.Module with example_inputs, a zoo name, or a Graph"
+    )
+
+
+def _is_torch_module(obj: object) -> bool:
+    return any(
+        c.__module__ == "torch.nn.modules.module" and c.__name__ == "Module"
+        for c in type(obj).__mro__
+    )
+
+
+def _load_path_or_name(
+    model: str | os.PathLike[str],
+    *,
+    input_shapes: Mapping[str, Sequence[int]] | None,
+    batch: int | None,
+    name: str | None,
+) -> Graph:
+    path = Path(model)
+    text = os.fspath(model)
+    looks_like_file = path.suffix.lower() == ".onnx" or os.sep in text or path.exists()
+    if looks_like_file:
+        from estimator.frontends.onnx_frontend import load_onnx
+
+        return load_onnx(path, input_shapes=input_shapes, batch=batch, name=name)
+    from estimator import zoo
+
+    graph_of = getattr(zoo, "graph", None)
+    if graph_of is None:
+        raise ModelLoadError(f"{text}: no such file")
+    graph: Graph = graph_of(text, batch=batch or 1)
+    return graph
