@@ -1,1 +1,1 @@
-"""report"""
+"""Rendering of analysis and estimate results; no computation happens here."""

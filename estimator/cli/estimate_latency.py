@@ -1,0 +1,122 @@
+"""``estimate-latency``: what a model costs and how fast it runs on a device.
+
+Parsing and printing only: the work happens in :mod:`estimator.analysis` and
+:func:`estimator.estimate.estimate`, which the Python API and the calibration tools share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from estimator.cli.common import parse_shape_binding, positive_int, run_guarded, wants_debug
+from estimator.errors import InputError
+
+PROG = "estimate-latency"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "Count FLOPs, bytes and parameters of a model and, with --hw, estimate its latency on "
+            "a device with a calibrated roofline model."
+        ),
+    )
+    p.add_argument("model", nargs="?", help="ONNX file, zoo model name, or NAS-Bench-201 arch")
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        type=parse_shape_binding,
+        metavar="NAME=1x3x224x224",
+        help="bind the shape of a graph input with dynamic dims (repeatable)",
+    )
+    p.add_argument("--batch", type=positive_int, help="bind the batch dim of every input")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--top", type=int, default=20, help="rows in the per-node table (0 = all)")
+    p.add_argument("--strict", action="store_true", help="fail on ops without a cost rule")
+    p.add_argument("--hw", help="device to estimate for (see --list-hw); 'host' = this machine")
+    p.add_argument("--compare", help="comma-separated devices to estimate side by side")
+    p.add_argument("--runtime", default="onnxruntime-cpu", help="runtime whose fusion rules apply")
+    p.add_argument("--dtype", default="fp32", choices=("fp32", "fp16", "bf16", "int8"))
+    p.add_argument("--threads", type=positive_int, help="threads the runtime uses")
+    p.add_argument("--registry", help="extra hardware registry folder (also ESTIMATOR_REGISTRY)")
+    p.add_argument("--list-hw", action="store_true", help="list known devices and exit")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return run_guarded(lambda: _run(args, parser), debug=wants_debug(argv) or args.debug, prog=PROG)
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.list_hw:
+        from estimator.report.hardware_list import hardware_table
+
+        print(hardware_table(args.registry), end="")
+        return 0
+    if not args.model:
+        parser.error("MODEL is required (or --list-hw)")
+    shapes = dict(args.input_shape) or None
+    if args.hw or args.compare:
+        return _estimate(args, shapes)
+    return _cost_only(args, shapes)
+
+
+def _cost_only(args: argparse.Namespace, shapes: dict[str, tuple[int, ...]] | None) -> int:
+    from estimator.analysis import analyze_graph
+    from estimator.loading import load_model
+    from estimator.report import cost_report
+
+    graph = load_model(args.model, input_shapes=shapes, batch=args.batch)
+    cost = analyze_graph(graph, strict=args.strict)
+    if args.format == "json":
+        print(cost_report.cost_json(cost))
+    elif args.format == "csv":
+        sys.stdout.write(cost_report.cost_csv(cost))
+    else:
+        sys.stdout.write(cost_report.cost_table(cost, top=args.top))
+    return 0
+
+
+def _estimate(args: argparse.Namespace, shapes: dict[str, tuple[int, ...]] | None) -> int:
+    from estimator.estimate import estimate
+    from estimator.loading import load_model
+    from estimator.report import estimate_report
+
+    devices = [d.strip() for d in (args.compare or args.hw).split(",") if d.strip()]
+    if args.compare and args.hw and args.hw not in devices:
+        devices.insert(0, args.hw)
+    if not devices:
+        raise InputError("--hw/--compare name no device")
+    graph = load_model(args.model, input_shapes=shapes, batch=args.batch)
+    results = [
+        estimate(
+            graph,
+            hw=dev,
+            runtime=args.runtime,
+            dtype=args.dtype,
+            threads=args.threads,
+            registry=args.registry,
+            strict=args.strict,
+        )
+        for dev in devices
+    ]
+    if args.format == "json":
+        print(estimate_report.estimates_json(results))
+    elif args.format == "csv":
+        sys.stdout.write(estimate_report.estimates_csv(results))
+    elif len(results) > 1:
+        sys.stdout.write(estimate_report.compare_table(results))
+    else:
+        sys.stdout.write(estimate_report.estimate_table(results[0], top=args.top))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
