@@ -1,0 +1,542 @@
+"""Find, validate, cache and save hardware registry files.
+
+Search order for a device: user folders (``registry`` argument, then ``ESTIMATOR_REGISTRY``,
+os.pathsep-separated), then the shipped ``hardware_registry/`` (``ESTIMATOR_BUILTIN_REGISTRY``
+overrides where that is). Files are checked against the JSON Schemas first, so a broken file gives
+one line naming the file and the field, then built into frozen pydantic models. Parsed files are
+cached by (path, mtime, size): NAS loops call ``load_hardware`` per candidate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import jsonschema
+from pydantic import BaseModel, ValidationError
+
+import estimator
+from estimator.errors import RegistryError
+from estimator.registry import host
+from estimator.registry.models import (
+    AuditEntry,
+    EfficiencyFile,
+    EfficiencyProfile,
+    Fingerprint,
+    Hardware,
+    KernelCategory,
+    PriorsFile,
+    canonical_dtype,
+)
+
+HARDWARE_FILE = "hardware.json"
+CURVES_FILE = "efficiency_curves.json"
+DEVICE_TYPES = ("cpu", "gpu", "mobile", "accelerator")
+
+RegistryArg = str | os.PathLike[str] | list[str | os.PathLike[str]] | None
+M = TypeVar("M", bound=BaseModel)
+
+
+# --------------------------------------------------------------------------- locations
+
+
+def builtin_registry() -> Path:
+    """The shipped registry: ``ESTIMATOR_BUILTIN_REGISTRY`` or <repo>/hardware_registry."""
+    return _builtin(os.environ.get("ESTIMATOR_BUILTIN_REGISTRY") or "")
+
+
+@lru_cache(maxsize=8)
+def _builtin(env: str) -> Path:
+    if env:
+        return Path(env).resolve()
+    return Path(estimator.__file__).resolve().parents[1] / "hardware_registry"
+
+
+def registry_roots(registry: RegistryArg = None) -> list[Path]:
+    """Folders searched, first match wins: argument, ESTIMATOR_REGISTRY, shipped registry."""
+    roots: list[Path] = []
+    if registry is not None:
+        items = registry if isinstance(registry, list) else [registry]
+        for item in items:
+            roots.extend(Path(p) for p in str(os.fspath(item)).split(os.pathsep) if p)
+    env = os.environ.get("ESTIMATOR_REGISTRY", "")
+    roots.extend(Path(p) for p in env.split(os.pathsep) if p)
+    roots.append(builtin_registry())
+    for r in roots[:-1]:
+        if not r.is_dir():
+            raise RegistryError(f"registry folder '{r}' does not exist")
+    return roots
+
+
+def _device_dirs(root: Path) -> Iterator[Path]:
+    """Device folders under ``root``: <type>/<id>/hardware.json, or <id>/hardware.json."""
+    if not root.is_dir():
+        return
+    for hw in sorted(root.glob(f"*/*/{HARDWARE_FILE}")):
+        if hw.parent.parent.name in DEVICE_TYPES:
+            yield hw.parent
+    for hw in sorted(root.glob(f"*/{HARDWARE_FILE}")):
+        if hw.parent.name != "template":
+            yield hw.parent
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+@lru_cache(maxsize=8)
+def _schema(name: str, root: str) -> jsonschema.protocols.Validator:
+    path = Path(root) / "schema" / name
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RegistryError(f"{path}: cannot read schema: {exc}") from exc
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def _field_path(parts: Any) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "<root>"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _validate(path: Path, data: Any, schema_name: str, model: type[M]) -> M:
+    validator = _schema(schema_name, str(builtin_registry()))
+    err = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if err is not None:
+        parts = list(err.absolute_path)
+        msg = _one_line(err.message)
+        if err.validator == "required" and isinstance(err.instance, dict):
+            missing = [r for r in err.validator_value if r not in err.instance]
+            if missing:
+                parts.append(missing[0])
+                msg = "required field is missing"
+        if len(msg) > 160:
+            msg = msg[:157] + "..."
+        raise RegistryError(f"{path}: field '{_field_path(parts)}': {msg}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        msg = _one_line(first["msg"]).removeprefix("Value error, ")
+        raise RegistryError(f"{path}: field '{_field_path(first['loc'])}': {msg}") from None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RegistryError(
+            f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return st.st_mtime_ns, st.st_size
+
+
+@lru_cache(maxsize=256)
+def _parse_hardware(path: str, _stamp: tuple[int, int]) -> Hardware:
+    p = Path(path)
+    hw = _validate(p, _read_json(p), "hardware.schema.json", Hardware)
+    if hw.fingerprint and hw.fingerprint.cpu_model_regex:
+        try:
+            re.compile(hw.fingerprint.cpu_model_regex)
+        except re.error as exc:
+            raise RegistryError(f"{p}: field 'fingerprint.cpu_model_regex': {exc}") from None
+    hw._source_dir = str(p.parent)
+    return hw
+
+
+@lru_cache(maxsize=256)
+def _parse_curves(path: str, _stamp: tuple[int, int]) -> EfficiencyFile:
+    p = Path(path)
+    return _validate(p, _read_json(p), "efficiency_curves.schema.json", EfficiencyFile)
+
+
+@lru_cache(maxsize=16)
+def _parse_priors(path: str, _stamp: tuple[int, int]) -> PriorsFile:
+    p = Path(path)
+    return _validate(p, _read_json(p), "priors.schema.json", PriorsFile)
+
+
+def read_hardware_file(path: str | os.PathLike[str]) -> Hardware:
+    """Validate and load one hardware.json (cached by path and mtime)."""
+    p = Path(path).resolve()
+    return _parse_hardware(str(p), _stamp(p))
+
+
+def read_efficiency_file(path: str | os.PathLike[str]) -> EfficiencyFile:
+    p = Path(path).resolve()
+    return _parse_curves(str(p), _stamp(p))
+
+
+def read_priors_file(path: str | os.PathLike[str]) -> PriorsFile:
+    p = Path(path).resolve()
+    return _parse_priors(str(p), _stamp(p))
+
+
+# --------------------------------------------------------------------------- hardware
+
+
+def _names(hw: Hardware, folder: Path) -> list[str]:
+    return [folder.name, hw.id, *hw.aliases]
+
+
+def _index(roots: list[Path]) -> list[tuple[Path, Hardware]]:
+    out: list[tuple[Path, Hardware]] = []
+    for root in roots:
+        for d in _device_dirs(root):
+            out.append((d, read_hardware_file(d / HARDWARE_FILE)))
+    return out
+
+
+def list_hardware(registry: RegistryArg = None) -> list[str]:
+    """Ids of every device visible (user folders shadow shipped ones with the same id)."""
+    seen: dict[str, None] = {}
+    for _d, hw in _index(registry_roots(registry)):
+        seen.setdefault(hw.id, None)
+    return sorted(seen, key=str.lower)
+
+
+_FAST: dict[tuple[str, ...], tuple[Path, tuple[int, int]]] = {}
+
+
+def _cache_key(name: str, registry: RegistryArg) -> tuple[str, ...]:
+    reg = "" if registry is None else repr(registry)
+    env = os.environ
+    return (
+        name,
+        reg,
+        env.get("ESTIMATOR_REGISTRY", ""),
+        env.get("ESTIMATOR_BUILTIN_REGISTRY", ""),
+    )
+
+
+def load_hardware(name: str | Hardware, registry: RegistryArg = None) -> Hardware:
+    """The device called ``name`` (folder name, id or alias; case-insensitive)."""
+    if isinstance(name, Hardware):
+        return name
+    key = _cache_key(name.lower(), registry)
+    hit = _FAST.get(key)
+    if hit is not None:
+        path, stamp = hit
+        try:
+            if _stamp(path) == stamp:
+                return _parse_hardware(str(path), stamp)
+        except RegistryError:
+            pass
+    roots = registry_roots(registry)
+    wanted = name.lower()
+    candidates: dict[str, str] = {}
+    for root in roots:
+        for d in _device_dirs(root):
+            path = (d / HARDWARE_FILE).resolve()
+            hw = read_hardware_file(path)
+            names = _names(hw, d)
+            if wanted in (n.lower() for n in names):
+                if len(_FAST) > 4096:
+                    _FAST.clear()
+                _FAST[key] = (path, _stamp(path))
+                return hw
+            for n in names:
+                candidates.setdefault(n.lower(), hw.id)
+    close = difflib.get_close_matches(wanted, list(candidates), n=8, cutoff=0.6)
+    ids = list(dict.fromkeys(candidates[c] for c in close))[:5]
+    hint = f"; close matches: {', '.join(ids)}" if ids else ""
+    listed = "" if ids else f"; known: {', '.join(list_hardware(registry))}"
+    raise RegistryError(f"unknown hardware '{name}'{hint}{listed}")
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+def priors_path(device_type: str, registry: RegistryArg = None) -> Path:
+    for root in registry_roots(registry):
+        p = root / "priors" / f"{device_type}.json"
+        if p.is_file():
+            return p
+    raise RegistryError(
+        f"no priors file for device type '{device_type}' (priors/{device_type}.json)"
+    )
+
+
+def load_priors(device_type: str, registry: RegistryArg = None) -> EfficiencyProfile:
+    """The documented, uncalibrated prior for a device type."""
+    return read_priors_file(priors_path(device_type, registry)).profile
+
+
+def _curves_path(hw: Hardware, registry: RegistryArg) -> Path | None:
+    """efficiency_curves.json next to the hardware.json, else in a same-named user folder."""
+    if hw.source_dir is not None:
+        p = Path(hw.source_dir) / CURVES_FILE
+        if p.is_file():
+            return p
+    return None
+
+
+def load_profile(
+    hw: Hardware | str,
+    runtime: str,
+    dtype: str = "fp32",
+    threads: int | None = None,
+    registry: RegistryArg = None,
+) -> EfficiencyProfile:
+    """Efficiency profile for (runtime, dtype, threads) on ``hw``.
+
+    Exact key first; else the same runtime and dtype at the nearest thread count
+    (``threads_matched=False``); else the device type's prior (``calibrated=False``). Categories a
+    calibrated profile lacks are filled from the prior and listed in ``prior_categories``.
+    """
+    device = load_hardware(hw, registry)
+    dt = canonical_dtype(dtype)
+    key = (*_cache_key(device.id, registry), device.source_dir or "", runtime, dt, str(threads))
+    hit = _PROFILE_CACHE.get(key)
+    if hit is not None:
+        old_stamps, cached = hit
+        if all(_stamp_or_none(p) == st for p, st in old_stamps):
+            return cached
+    path = _curves_path(device, registry)
+    ppath = priors_path(device.type, registry)
+    # Stamp the curves file even when absent, so one created later is picked up.
+    stamps: tuple[tuple[Path, tuple[int, int] | None], ...] = ((ppath, _stamp_or_none(ppath)),)
+    if device.source_dir is not None:
+        cpath = Path(device.source_dir) / CURVES_FILE
+        stamps = (*stamps, (cpath, _stamp_or_none(cpath)))
+    result = _load_profile(device, runtime, dt, threads, path, read_priors_file(ppath).profile)
+    if len(_PROFILE_CACHE) > 4096:
+        _PROFILE_CACHE.clear()
+    _PROFILE_CACHE[key] = (stamps, result)
+    return result
+
+
+_PROFILE_CACHE: dict[
+    tuple[str, ...], tuple[tuple[tuple[Path, tuple[int, int] | None], ...], EfficiencyProfile]
+] = {}
+
+
+def _stamp_or_none(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _load_profile(
+    device: Hardware,
+    runtime: str,
+    dt: str,
+    threads: int | None,
+    path: Path | None,
+    prior: EfficiencyProfile,
+) -> EfficiencyProfile:
+    if path is not None:
+        profiles = [
+            p
+            for p in read_efficiency_file(path).profiles
+            if p.runtime.lower() == runtime.lower() and canonical_dtype(p.dtype) == dt
+        ]
+        if profiles:
+            best = _nearest(profiles, threads)
+            # A profile fitted for any thread count (None) matches; so does any profile of a
+            # GPU-like device, whose speed does not depend on host threads.
+            matched = (
+                threads is None or best.threads in (None, threads) or not device.scales_with_threads
+            )
+            return _cached_fill(best, prior, matched)
+    return _cached_prior(prior, runtime, dt, threads)
+
+
+def _nearest(profiles: list[EfficiencyProfile], threads: int | None) -> EfficiencyProfile:
+    if threads is None:
+        return max(profiles, key=lambda p: p.threads or 0)
+
+    def dist(p: EfficiencyProfile) -> tuple[float, int]:
+        t = p.threads or threads
+        return abs(t - threads), -t  # ties: the larger thread count
+
+    return min(profiles, key=dist)
+
+
+# Keyed by object ids; the value keeps the key objects so a recycled id is detected.
+_FILL_CACHE: dict[tuple[int, int, bool], tuple[object, object, EfficiencyProfile]] = {}
+
+
+def _cached_fill(
+    prof: EfficiencyProfile, prior: EfficiencyProfile, matched: bool
+) -> EfficiencyProfile:
+    key = (id(prof), id(prior), matched)
+    hit = _FILL_CACHE.get(key)
+    if hit is not None and hit[0] is prof and hit[1] is prior:
+        return hit[2]
+    missing = [c for c in KernelCategory if c not in prof.categories and c in prior.categories]
+    cats = {**prof.categories, **{c: prior.categories[c] for c in missing}}
+    out = prof.model_copy(
+        update={"categories": cats, "threads_matched": matched, "prior_categories": missing}
+    )
+    if len(_FILL_CACHE) > 1024:
+        _FILL_CACHE.clear()
+    _FILL_CACHE[key] = (prof, prior, out)
+    return out
+
+
+_PRIOR_CACHE: dict[tuple[int, str, str, int | None], tuple[object, EfficiencyProfile]] = {}
+
+
+def _cached_prior(
+    prior: EfficiencyProfile, runtime: str, dtype: str, threads: int | None
+) -> EfficiencyProfile:
+    key = (id(prior), runtime, dtype, threads)
+    hit = _PRIOR_CACHE.get(key)
+    if hit is not None and hit[0] is prior:
+        return hit[1]
+    out = prior.model_copy(
+        update={
+            "runtime": runtime,
+            "dtype": dtype,
+            "threads": threads,
+            "calibrated": False,
+            "threads_matched": False,
+            "prior_categories": list(prior.categories),
+        }
+    )
+    if len(_PRIOR_CACHE) > 1024:
+        _PRIOR_CACHE.clear()
+    _PRIOR_CACHE[key] = (prior, out)
+    return out
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def _utc_stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def save_profiles(
+    path: str | os.PathLike[str],
+    profiles: list[EfficiencyProfile],
+    *,
+    device: str | None = None,
+    note: str = "",
+    replace: bool = False,
+) -> Path:
+    """Write ``profiles`` into an efficiency_curves.json atomically; returns the file's path.
+
+    ``path`` is the file or its device folder. Profiles with the same (runtime, dtype, threads)
+    key replace the old ones; others are kept unless ``replace``. The previous file is copied to
+    ``efficiency_curves.json.bak-<UTC timestamp>`` and an audit entry is appended. The new text
+    goes to a temp file in the same folder, is fsynced, then ``os.replace``d: a crash leaves the
+    old file intact and no partial file behind.
+    """
+    target = Path(path)
+    if target.is_dir() or target.suffix != ".json":
+        target = target / CURVES_FILE
+    folder = target.parent
+    if not folder.is_dir():
+        raise RegistryError(f"{folder}: folder does not exist")
+    old: EfficiencyFile | None = None
+    if target.is_file():
+        try:
+            old = read_efficiency_file(target)
+        except RegistryError:
+            if not replace:
+                raise
+            # replace=True may overwrite a broken file; it is still backed up below.
+    had_file = target.is_file()
+    dev = device or (old.device if old else folder.name)
+    new_keys = {_key(p) for p in profiles}
+    kept = [] if (old is None or replace) else [p for p in old.profiles if _key(p) not in new_keys]
+    stamp = _utc_stamp()
+    backup: Path | None = None
+    if had_file:
+        backup = folder / f"{CURVES_FILE}.bak-{stamp}"
+        shutil.copy2(target, backup)
+    entry = AuditEntry(
+        timestamp=datetime.now(UTC).isoformat(timespec="seconds"),
+        action="replace" if replace or old is None else "update",
+        n_profiles=len(profiles),
+        tool_version=estimator.__version__,
+        note=note,
+        backup=backup.name if backup else None,
+    )
+    clean = [
+        p.model_copy(update={"threads_matched": True, "prior_categories": []}) for p in profiles
+    ]
+    doc = EfficiencyFile(
+        device=dev,
+        profiles=[*kept, *clean],
+        audit=[*(old.audit if old else []), entry],
+    )
+    data = doc.model_dump(
+        mode="json", exclude={"profiles": {"__all__": {"threads_matched", "prior_categories"}}}
+    )
+    # Validate what we are about to write with the same schema readers use.
+    _validate(target, data, "efficiency_curves.schema.json", EfficiencyFile)
+    text = json.dumps(data, indent=2) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{CURVES_FILE}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if backup is not None and backup.exists() and target.is_file():
+            backup.unlink()
+        raise
+    return target
+
+
+def _key(p: EfficiencyProfile) -> tuple[str, str, int | None]:
+    return p.runtime.lower(), canonical_dtype(p.dtype), p.threads
+
+
+# --------------------------------------------------------------------------- host
+
+
+def fingerprint_matches(fp: Fingerprint, model_name: str, host_info: dict[str, Any]) -> bool:
+    """True when a CPU fingerprint fits a model name and a ``host.host_fingerprint()`` dict."""
+    if not fp.cpu_model_regex or not re.search(fp.cpu_model_regex, model_name):
+        return False
+    if fp.cpu_family is not None and str(fp.cpu_family) != str(host_info.get("cpu_family")):
+        return False
+    if fp.cpu_model_number is not None and str(fp.cpu_model_number) != str(host_info.get("model")):
+        return False
+    return fp.logical_cpus is None or fp.logical_cpus == host_info.get("logical_cpus")
+
+
+def match_host(registry: RegistryArg = None) -> str | None:
+    """Id of the first registry CPU whose fingerprint matches this machine, or None."""
+    model = host.cpu_model_name()
+    info = host.host_fingerprint()
+    for _d, hw in _index(registry_roots(registry)):
+        if hw.fingerprint is not None and fingerprint_matches(hw.fingerprint, model, info):
+            return hw.id
+    return None
