@@ -61,7 +61,7 @@ def analyze_graph(graph: Graph, *, strict: bool = False) -> ModelCost:
         written += c.bytes_written
         if not c.modeled:
             unmodeled[node.op] = unmodeled.get(node.op, 0) + 1
-        if c.params:
+        if c.params or node.weights:
             for t in param_tensors(node):
                 if t.name not in counted:
                     counted.add(t.name)

@@ -84,11 +84,12 @@ def _prelu_params(node: Node) -> tuple[TensorInfo, ...]:
 
 
 #: Arithmetic whose stored float operands are learned tensors in exported models: a Linear's bias
-#: after MatMul, a position embedding, a layer scale. Scalars (0.5 in GELU, epsilons) are not.
+#: after MatMul, a position embedding, a layer scale; a class token reaches the graph through
+#: Expand/Concat. Scalars (0.5 in GELU, epsilons) are not.
 PARAM_ARITHMETIC: tuple[str, ...] = (OpType.ADD, OpType.SUB, OpType.MUL, OpType.DIV)
 
 
-@register_params(*PARAM_ARITHMETIC)
+@register_params(*PARAM_ARITHMETIC, OpType.CONCAT, OpType.EXPAND, OpType.TILE)
 def _arith_params(node: Node) -> tuple[TensorInfo, ...]:
     return tuple(t for t in node.inputs if t.is_const and t.dtype.is_float and t.numel > 1)
 
