@@ -1,0 +1,103 @@
+"""Kernels (groups of IR nodes one runtime launches as one unit) and the flat plan of a model.
+
+The plan carries both views: :class:`Kernel` records for reports, and struct-of-arrays numpy
+columns built once for the numba engine, so re-estimating a parsed model on another device or
+thread count never walks Python objects per kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from estimator.engine.pack import KernelArrays
+from estimator.ir.dtypes import DType
+from estimator.partition.categories import CATEGORY_INDEX, DTYPE_INDEX, dtype_key
+from estimator.registry.models import KernelCategory
+
+
+@dataclass(frozen=True, slots=True)
+class Kernel:
+    name: str
+    category: KernelCategory
+    #: Op types of the member nodes, anchor first (fused-away nodes included).
+    ops: tuple[str, ...]
+    #: IR node names of the members.
+    nodes: tuple[str, ...]
+    #: ``Node.source`` of the members: how measured profiles map back onto kernels.
+    sources: tuple[str, ...]
+    flops: int
+    macs: int
+    #: External inputs read (weights included) + outputs written; tensors internal to the kernel
+    #: and nodes folded into weights add nothing.
+    bytes: int
+    #: Distinct tensors the kernel touches (inputs, weights, outputs): picks the memory level.
+    working_set_bytes: int
+    dtype: DType
+    #: False when a member op has no cost rule (costed as memory traffic only).
+    modeled: bool = True
+    #: Name of the fusion rule or pattern that formed the kernel ("" for a single node).
+    fusion: str = ""
+
+
+@dataclass(slots=True)
+class KernelPlan:
+    """Kernels of one graph for one runtime, plus their columns for the engine."""
+
+    graph_name: str
+    runtime: str
+    kernels: list[Kernel]
+    #: Nodes that run no kernel (views, ops the runtime drops): name -> op.
+    skipped: dict[str, str] = field(default_factory=dict)
+    #: Engine columns, built once.
+    arrays: KernelArrays = field(init=False)
+
+    def __post_init__(self) -> None:
+        ks = self.kernels
+        n = len(ks)
+        self.arrays = KernelArrays.build(
+            np.fromiter((k.flops for k in ks), np.float64, n),
+            np.fromiter((k.bytes for k in ks), np.float64, n),
+            np.fromiter((k.working_set_bytes for k in ks), np.float64, n),
+            np.fromiter((CATEGORY_INDEX[k.category] for k in ks), np.int32, n),
+            np.fromiter((DTYPE_INDEX[dtype_key(k.dtype)] for k in ks), np.int32, n),
+        )
+
+    @property
+    def flops(self) -> NDArray[np.float64]:
+        return self.arrays.flops
+
+    @property
+    def bytes(self) -> NDArray[np.float64]:
+        return self.arrays.bytes
+
+    @property
+    def working_set(self) -> NDArray[np.float64]:
+        return self.arrays.working_set
+
+    @property
+    def category(self) -> NDArray[np.int32]:
+        return self.arrays.category
+
+    @property
+    def dtype(self) -> NDArray[np.int32]:
+        return self.arrays.dtype
+
+    def __len__(self) -> int:
+        return len(self.kernels)
+
+    def __iter__(self) -> Iterator[Kernel]:
+        return iter(self.kernels)
+
+    @property
+    def unmodeled(self) -> dict[str, int]:
+        """Op type -> number of unmodeled nodes inside kernels."""
+        out: dict[str, int] = {}
+        for k in self.kernels:
+            if not k.modeled:
+                for op in k.ops:
+                    out[op] = out.get(op, 0) + 1
+        return out

@@ -1,0 +1,171 @@
+"""Fusion rules of a runtime, read from ``hardware_registry/fusion/<runtime>.json``.
+
+Which nodes a runtime runs as one kernel is a fact about that runtime's version, not about our
+code, so it lives in a JSON file with its provenance (how it was checked) and is validated against
+``fusion.schema.json``. The partitioner only evaluates these records.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+
+from estimator.errors import InputError, RegistryError
+from estimator.registry.models import KernelCategory
+
+#: Folder with one ``<runtime>.json`` per runtime and ``fusion.schema.json``.
+FUSION_DIR = Path(__file__).resolve().parents[2] / "hardware_registry" / "fusion"
+SCHEMA_NAME = "fusion.schema.json"
+
+Mode = Literal["fold", "epilogue"]
+When = Literal["any", "const_operand", "residual"]
+
+
+@dataclass(frozen=True, slots=True)
+class AbsorbRule:
+    """A kernel whose anchor op is in ``anchor`` swallows a following node in ``follow``.
+
+    ``fold``: the follower disappears into the anchor's weights (no FLOPs, no bytes).
+    ``epilogue``: the follower's arithmetic runs inside the kernel (FLOPs count, its intermediate
+    tensor is never written). ``becomes`` renames the anchor (MatMul + bias -> Gemm) so later
+    rules can match the new op.
+    """
+
+    name: str
+    anchor: frozenset[str]
+    follow: frozenset[str]
+    mode: Mode
+    when: When
+    repeat: bool
+    becomes: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PatternStep:
+    ops: frozenset[str]
+    optional: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """A decomposed op (LayerNorm, GELU, attention) the runtime recognises as one kernel."""
+
+    name: str
+    steps: tuple[PatternStep, ...]
+    category: KernelCategory
+
+
+@dataclass(frozen=True, slots=True)
+class FusionRules:
+    runtime: str
+    aliases: tuple[str, ...]
+    absorb: tuple[AbsorbRule, ...]
+    elementwise_chains: bool
+    chain_ops: frozenset[str]
+    patterns: tuple[Pattern, ...]
+    no_kernel_ops: frozenset[str]
+    provenance: dict[str, Any]
+    path: str
+
+
+def _step(raw: str | list[str] | dict[str, Any]) -> PatternStep:
+    if isinstance(raw, str):
+        return PatternStep(frozenset({raw}), False)
+    if isinstance(raw, list):
+        return PatternStep(frozenset(raw), False)
+    return PatternStep(frozenset(raw["ops"]), bool(raw.get("optional", False)))
+
+
+@cache
+def _schema(fusion_dir: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((fusion_dir / SCHEMA_NAME).read_text())
+    return data
+
+
+def parse_rules(
+    data: dict[str, Any], path: str = "<memory>", fusion_dir: Path = FUSION_DIR
+) -> FusionRules:
+    """Validate ``data`` against the schema and turn it into :class:`FusionRules`."""
+    try:
+        jsonschema.validate(data, _schema(fusion_dir))
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+        raise RegistryError(f"{path}: {where}: {exc.message}") from None
+    absorb = tuple(
+        AbsorbRule(
+            name=r["name"],
+            anchor=frozenset(r["anchor"]),
+            follow=frozenset(r["follow"]),
+            mode=r["mode"],
+            when=r.get("when", "any"),
+            repeat=bool(r.get("repeat", False)),
+            becomes=r.get("becomes"),
+        )
+        for r in data["absorb"]
+    )
+    patterns = tuple(
+        Pattern(p["name"], tuple(_step(s) for s in p["steps"]), KernelCategory(p["category"]))
+        for p in data["patterns"]
+    )
+    for p in patterns:
+        if p.steps[0].optional or p.steps[-1].optional:
+            raise RegistryError(
+                f"{path}: pattern {p.name!r}: first and last steps must be required"
+            )
+    chains = data["elementwise_chains"]
+    return FusionRules(
+        runtime=data["runtime"],
+        aliases=tuple(data.get("aliases", ())),
+        absorb=absorb,
+        elementwise_chains=bool(chains["enabled"]),
+        chain_ops=frozenset(chains.get("ops", ())),
+        patterns=patterns,
+        no_kernel_ops=frozenset(data.get("no_kernel_ops", ())),
+        provenance=dict(data["provenance"]),
+        path=path,
+    )
+
+
+@cache
+def _all_rules(fusion_dir: Path) -> dict[str, FusionRules]:
+    out: dict[str, FusionRules] = {}
+    for f in sorted(fusion_dir.glob("*.json")):
+        if f.name == SCHEMA_NAME:
+            continue
+        try:
+            data = json.loads(f.read_text())
+        except json.JSONDecodeError as exc:
+            raise RegistryError(f"{f}: not valid JSON (line {exc.lineno}): {exc.msg}") from None
+        rules = parse_rules(data, str(f), fusion_dir)
+        if f.stem != rules.runtime:
+            raise RegistryError(f"{f}: runtime {rules.runtime!r} does not match the file name")
+        out[rules.runtime] = rules
+    return out
+
+
+def runtime_names(fusion_dir: Path = FUSION_DIR) -> list[str]:
+    """Canonical runtime names, one per rules file."""
+    return sorted(_all_rules(fusion_dir))
+
+
+def resolve_runtime(name: str, fusion_dir: Path = FUSION_DIR) -> str:
+    """Canonical name of ``name`` or one of its aliases; unknown -> InputError listing names."""
+    rules = _all_rules(fusion_dir)
+    key = name.strip().lower()
+    for r in rules.values():
+        if key == r.runtime or key in r.aliases:
+            return r.runtime
+    valid = ", ".join(
+        f"{r.runtime} (aliases: {', '.join(r.aliases) or '-'})" for r in rules.values()
+    )
+    raise InputError(f"unknown runtime {name!r}; valid runtimes: {valid}")
+
+
+def load_rules(runtime: str, fusion_dir: Path = FUSION_DIR) -> FusionRules:
+    """The fusion rules of ``runtime`` (canonical name or alias)."""
+    return _all_rules(fusion_dir)[resolve_runtime(runtime, fusion_dir)]
