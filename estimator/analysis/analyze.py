@@ -49,7 +49,9 @@ def analyze_graph(graph: Graph, *, strict: bool = False) -> ModelCost:
     weight_bytes = 0
     activation_bytes = sum(t.nbytes for t in graph.inputs if not t.is_const)
     consts: set[str] = set()
-    counted: set[str] = set()
+    # Constants the frontend computed from other constants (a gathered bias table) are not
+    # stored parameters; seeding them as counted keeps them out of the total.
+    counted: set[str] = set(graph.metadata.get("folded_constants", ()))
     unmodeled: dict[str, int] = {}
     nodes: list[NodeCost] = []
     for node in graph.nodes:

@@ -68,6 +68,12 @@ _MAY_GROW = frozenset(
 _DATA_DEPENDENT = frozenset({"NonZero", "Unique", "Compress", "NonMaxSuppression", "StringSplit"})
 
 
+#: Ops that hand a stored tensor on unchanged in content (see ``_Builder.derived``).
+_PASS_THROUGH = frozenset(
+    {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Cast"}
+)
+
+
 @dataclass(slots=True)
 class _Value:
     """What the frontend knows about one ONNX tensor while walking the graph."""
@@ -268,6 +274,10 @@ class _Builder:
         self.node_names: set[str] = set()
         self.folded = 0
         self.constants = 0
+        #: Constants computed at load time from other constants (a gathered bias table, a mask):
+        #: stored nowhere in the file, so never learnable parameters. Pass-through ops keep an
+        #: initializer a parameter (a weight behind Identity or Reshape).
+        self.derived: set[str] = set()
 
     def build(
         self, input_shapes: Mapping[str, Sequence[int]] | None, batch: int | None, name: str
@@ -293,6 +303,7 @@ class _Builder:
         graph = Graph(name, self.nodes, inputs, outputs)
         graph.metadata["folded_nodes"] = self.folded
         graph.metadata["constant_nodes"] = self.constants
+        graph.metadata["folded_constants"] = sorted(self.derived)
         graph.metadata["input_shapes"] = {k: list(v) for k, v in shapes.items()}
         graph.metadata["notes"] = _static_batch_notes(real_inputs, batch)
         try:
@@ -387,6 +398,8 @@ class _Builder:
         self.constants += 1
 
     def _fold(self, node: onnx.NodeProto, ins: list[_Value | None]) -> None:
+        if node.op_type not in _PASS_THROUGH or any(i in self.derived for i in node.input):
+            self.derived.update(o for o in node.output if o)
         inferred: list[tuple[Shape | None, int]] | None = None
         if node.op_type in _MAY_GROW:
             # Check the output size before materializing it (an Expand to a 4k x 4k mask).
