@@ -36,6 +36,8 @@ _LAZY = {
     "estimate": "estimator.estimate",
     "estimate_many": "estimator.estimate",
     "Estimate": "estimator.estimate",
+    "prepare": "estimator.estimate",
+    "default_runtime": "estimator.estimate",
     "partition": "estimator.partition",
     "load_hardware": "estimator.registry",
     "list_hardware": "estimator.registry",

@@ -236,11 +236,25 @@ def _check_peak(device: Hardware, dev: DeviceArrays, arrays: KernelArrays) -> No
         )
 
 
+#: Runtime family assumed when the caller names none: what such a device usually runs.
+DEFAULT_RUNTIME: dict[str, str] = {
+    "cpu": "onnxruntime-cpu",
+    "mobile": "onnxruntime-cpu",
+    "gpu": "tensorrt",
+    "accelerator": "tensorrt",
+}
+
+
+def default_runtime(hw: str | Hardware, registry: Any = None) -> str:
+    """The runtime family :func:`estimate` uses for ``hw`` when none is given."""
+    return DEFAULT_RUNTIME.get(str(load_hardware(hw, registry).type), "onnxruntime-cpu")
+
+
 def estimate(
     model: Any,
     hw: str | Hardware = "i7-12700K",
     *,
-    runtime: str = "onnxruntime-cpu",
+    runtime: str | None = None,
     dtype: str = "fp32",
     threads: int | None = None,
     batch: int | None = None,
@@ -252,9 +266,10 @@ def estimate(
     """Latency of ``model`` on ``hw`` under ``runtime``, with a 95% interval.
 
     ``threads=None`` uses every physical core (``hw.cores``), onnxruntime's default intra-op
-    thread count; on GPUs the thread count does not change the device's peaks.
+    thread count; on GPUs the thread count does not change the device's peaks. ``runtime=None``
+    picks the usual runtime of the device type (:data:`DEFAULT_RUNTIME`).
     """
-    rules = load_rules(runtime)
+    rules = load_rules(runtime or default_runtime(hw, registry))
     key = _dtype_key(dtype)
     prep = prepare(
         model,

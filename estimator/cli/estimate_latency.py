@@ -39,7 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="fail on ops without a cost rule")
     p.add_argument("--hw", help="device to estimate for (see --list-hw); 'host' = this machine")
     p.add_argument("--compare", help="comma-separated devices to estimate side by side")
-    p.add_argument("--runtime", default="onnxruntime-cpu", help="runtime whose fusion rules apply")
+    p.add_argument(
+        "--runtime",
+        help="runtime whose fusion rules apply: onnxruntime-cpu, pytorch-eager, tensorrt "
+        "(default: onnxruntime-cpu on CPUs and phones, tensorrt on GPUs)",
+    )
     p.add_argument("--dtype", default="fp32", choices=("fp32", "fp16", "bf16", "int8"))
     p.add_argument("--threads", type=positive_int, help="threads the runtime uses")
     p.add_argument("--registry", help="extra hardware registry folder (also ESTIMATOR_REGISTRY)")

@@ -125,3 +125,36 @@ def test_bad_flags_are_usage_errors(flag: str) -> None:
     proc = run_cli(str(EXAMPLE), flag)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
+
+
+def test_estimate_on_a_device_json() -> None:
+    proc = run_cli(str(EXAMPLE), "--hw", "i7-12700K", "--threads", "4", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["schema_version"] == 1
+    assert doc["hardware"] == "i7-12700K" and doc["threads"] == 4
+    assert 0 < doc["ci95_low_ms"] < doc["latency_ms"] < doc["ci95_high_ms"]
+    assert abs(sum(k["share"] for k in doc["kernels"]) - 1.0) < 1e-6
+    assert {k["bound"] for k in doc["kernels"]} <= {"compute", "memory", "overhead"}
+
+
+def test_estimate_table_and_compare() -> None:
+    one = run_cli(str(EXAMPLE), "--hw", "raspberry-pi-4", "--top", "3")
+    assert one.returncode == 0, one.stderr
+    assert "95% interval" in one.stdout and "unmodeled:" in one.stdout
+    many = run_cli(str(EXAMPLE), "--compare", "i7-12700K,h100", "--format", "json")
+    assert many.returncode == 0, many.stderr
+    docs = json.loads(many.stdout)
+    assert [d["hardware"] for d in docs] == ["i7-12700K", "h100"]
+    assert docs[1]["runtime"] == "tensorrt"  # a GPU defaults to its usual runtime
+
+
+def test_unknown_device_lists_close_matches() -> None:
+    _assert_one_line_error(run_cli(str(EXAMPLE), "--hw", "i7-1270K"), "i7-12700K")
+
+
+def test_list_hw() -> None:
+    proc = run_cli("--list-hw")
+    assert proc.returncode == 0, proc.stderr
+    for device in ("i7-12700K", "raspberry-pi-4", "h100", "xeon-gold-6240"):
+        assert device in proc.stdout

@@ -1,0 +1,1 @@
+"""Calibration: measure kernels, fit efficiency curves, validate, audit (docs/calibration.md)."""

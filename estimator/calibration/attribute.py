@@ -1,0 +1,197 @@
+"""Measured per-node times -> the estimator's kernels -> efficiency points.
+
+A calibration model is loaded through the same path an estimate takes (ONNX frontend, cost
+rules, partitioner for onnxruntime), so each point carries exactly the FLOPs, bytes and working
+set the engine will later see. Profiled onnxruntime nodes map onto kernels through
+``Kernel.sources`` (ONNX node names); onnxruntime names a fused node after its first member, so a
+fused node lands on the kernel holding that member. Nodes onnxruntime inserted itself (layout
+reorders) match no kernel: their time is reported as unmatched, not spread over kernels.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from estimator.calibration.collect import CalibRun
+from estimator.engine.pack import DeviceArrays, pack_device
+from estimator.estimate import Prepared, prepare
+from estimator.frontends.onnx_frontend import load_onnx
+from estimator.registry.models import EfficiencyProfile, Hardware, KernelCategory
+
+PARTITION_RUNTIME = "onnxruntime-cpu"
+_US = 1e-6  # microseconds -> seconds (unit conversion)
+
+
+@dataclass(frozen=True, slots=True)
+class KernelPoint:
+    """One measured kernel with the ideal roofline times the engine would compute for it."""
+
+    model: str
+    kernel: str
+    category: KernelCategory
+    flops: float
+    bytes: float
+    working_set: float
+    #: Measured time (s): median over profiled runs of the summed member node times.
+    t: float
+    #: F / P and B / BW(level holding the working set), seconds, at the threads used.
+    t_compute: float
+    t_memory: float
+
+    @property
+    def compute_bound(self) -> bool:
+        """Which roof binds at ideal efficiency: the curve the point belongs to."""
+        return self.t_compute > self.t_memory
+
+
+@dataclass(slots=True)
+class Attribution:
+    """Kernel points of one model plus how well the profile matched its kernels."""
+
+    model: str
+    points: list[KernelPoint]
+    n_kernels: int
+    n_measured: int
+    matched_us: float
+    unmatched_us: float
+    unmatched_ops: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def time_match_rate(self) -> float:
+        total = self.matched_us + self.unmatched_us
+        return self.matched_us / total if total > 0 else 0.0
+
+    @property
+    def kernel_match_rate(self) -> float:
+        return self.n_measured / self.n_kernels if self.n_kernels else 0.0
+
+
+@lru_cache(maxsize=64)
+def _prepared(path: str, mtime_ns: int) -> Prepared:
+    return prepare(load_onnx(path), runtime=PARTITION_RUNTIME)
+
+
+def prepared(path: str | Path) -> Prepared:
+    """Graph, costs and kernel plan of an ONNX file (cached by path and mtime)."""
+    p = Path(path)
+    return _prepared(str(p.resolve()), p.stat().st_mtime_ns)
+
+
+def roofs(hw: Hardware, profile: EfficiencyProfile, threads: int) -> tuple[float, DeviceArrays]:
+    """Peak FLOP/s (fp32) and the packed device (its cache levels pick a kernel's bandwidth)."""
+    return hw.peak_flops("fp32", threads), pack_device(hw, profile, threads)
+
+
+def level_bandwidth(dev: DeviceArrays, working_set: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Bandwidth of the first level holding each working set, else DRAM: the engine's rule."""
+    bw = np.full(working_set.shape, dev.dram_bw, dtype=np.float64)
+    chosen = np.zeros(working_set.shape, dtype=bool)
+    for size, b in zip(dev.level_size, dev.level_bw, strict=True):
+        fits = (working_set <= size) & ~chosen
+        bw[fits] = b
+        chosen |= fits
+    return bw
+
+
+_FUSION_SUFFIX = re.compile(r"/\w+Fusion$")
+_TOKEN = re.compile(r"_token_\d+$")
+
+
+def name_candidates(node_name: str) -> list[str]:
+    """ONNX node names a profiled onnxruntime node may stand for, most specific first.
+
+    Besides the forms ``estimator.measure.profile`` resolves (``fused X/Rule``, ``<tensor>_nchwc``),
+    onnxruntime 1.2x names some fused nodes ``<first node>/<Rule>Fusion`` (MatMulAddFusion).
+    """
+    out = [node_name]
+    base = _TOKEN.sub("", node_name)
+    base = base.removeprefix("fused ")
+    out.append(base)
+    out.append(_FUSION_SUFFIX.sub("", base))
+    return list(dict.fromkeys(out))
+
+
+def attribute(
+    run: CalibRun,
+    hw: Hardware,
+    profile: EfficiencyProfile,
+    threads: int,
+    *,
+    statistic: str = "median",
+) -> Attribution:
+    """Kernel points of one measured model (``statistic``: 'median' or 'p10' per node)."""
+    prep = prepared(run.model_path)
+    kernels = prep.plan.kernels
+    owner: dict[str, int] = {}
+    for i, k in enumerate(kernels):
+        for s in k.sources:
+            owner.setdefault(s, i)
+        for n in k.nodes:
+            owner.setdefault(n, i)
+    times = np.zeros(len(kernels))
+    seen = np.zeros(len(kernels), dtype=bool)
+    matched = unmatched = 0.0
+    unmatched_ops: dict[str, float] = {}
+    for node in run.nodes:
+        us = node.p10_us if statistic == "p10" else node.median_us
+        idx = None
+        for cand in (node.source, *name_candidates(node.node_name)):
+            if cand and cand in owner:
+                idx = owner[cand]
+                break
+        if idx is None:
+            unmatched += us
+            unmatched_ops[node.op_type] = unmatched_ops.get(node.op_type, 0.0) + us
+            continue
+        times[idx] += us
+        seen[idx] = True
+        matched += us
+    peak, dev = roofs(hw, profile, threads)
+    arr = prep.plan.arrays
+    bw = level_bandwidth(dev, np.asarray(arr.working_set))
+    points = [
+        KernelPoint(
+            model=run.model_name,
+            kernel=k.name,
+            category=k.category,
+            flops=float(k.flops),
+            bytes=float(k.bytes),
+            working_set=float(k.working_set_bytes),
+            t=float(times[i]) * _US,
+            t_compute=float(k.flops) / peak,
+            t_memory=float(k.bytes) / float(bw[i]),
+        )
+        for i, k in enumerate(kernels)
+        if seen[i] and times[i] > 0
+    ]
+    return Attribution(
+        model=run.model_name,
+        points=points,
+        n_kernels=len(kernels),
+        n_measured=int(seen.sum()),
+        matched_us=matched,
+        unmatched_us=unmatched,
+        unmatched_ops=unmatched_ops,
+    )
+
+
+def attribute_all(
+    runs: Iterable[CalibRun],
+    hw: Hardware,
+    profile: EfficiencyProfile,
+    threads: int,
+    *,
+    statistic: str = "median",
+) -> list[Attribution]:
+    return [attribute(r, hw, profile, threads, statistic=statistic) for r in runs]
+
+
+def points_of(attributions: Sequence[Attribution]) -> list[KernelPoint]:
+    return [p for a in attributions for p in a.points]

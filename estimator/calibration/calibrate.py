@@ -1,0 +1,197 @@
+"""From measured calibration runs to an :class:`EfficiencyProfile`, and whole-model predictions.
+
+Steps: attribute profiled node times to kernels (:mod:`attribute`), fit each category's curves
+and overhead on kernel times (:mod:`fit`), then look at whole models. A whole run costs more than
+its kernels: the executor spends time between nodes, and onnxruntime inserts layout reorders the
+estimator does not model. That shows up as a per-kernel gap, fitted on the calibration models'
+measured medians and added to every category's overhead (one number for the device, never a
+per-model correction). The remaining scatter of whole-model errors is ``device_sigma``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import optimize
+
+import estimator
+from estimator.calibration.attribute import Attribution, KernelPoint, prepared
+from estimator.calibration.collect import CalibRun
+from estimator.calibration.fit import CategoryFit, FitOptions, fit_all
+from estimator.engine import lognormal_interval, pack_device, run_kernels
+from estimator.partition import KernelPlan
+from estimator.registry.host import host_fingerprint
+from estimator.registry.loader import load_priors
+from estimator.registry.models import (
+    CategoryProfile,
+    EfficiencyProfile,
+    Hardware,
+    KernelCategory,
+    MeanStd,
+    Provenance,
+)
+
+PROFILE_RUNTIME = "onnxruntime-cpu"
+
+
+@dataclass(frozen=True, slots=True)
+class WholeModel:
+    """A calibration network: its kernel plan and its measured whole-run latency (s)."""
+
+    name: str
+    plan: KernelPlan
+    measured: float
+    attribution: Attribution | None = None
+
+
+@dataclass(slots=True)
+class Calibration:
+    profile: EfficiencyProfile
+    fits: dict[KernelCategory, CategoryFit]
+    #: Per-kernel time added to every overhead from whole-model runs (s).
+    gap: float
+    #: log(measured / predicted) of each whole model used, after the gap.
+    model_residuals: dict[str, float] = field(default_factory=dict)
+
+
+def whole_model(
+    run: CalibRun, statistic: str = "median", att: Attribution | None = None
+) -> WholeModel:
+    """``statistic``: 'median' (wall time, the default), 'p10' (wall) or 'cpu' (median thread CPU
+    time, contention-free with one intra-op thread)."""
+    ms = {"median": run.median_ms, "p10": run.p10_ms, "cpu": run.cpu_median_ms}[statistic]
+    name = run.zoo_name or run.model_name
+    return WholeModel(name, prepared(run.model_path).plan, ms * 1e-3, att)
+
+
+def build_profile(
+    fits: dict[KernelCategory, CategoryFit],
+    *,
+    threads: int,
+    device_sigma: float,
+    gap_us: float,
+    n_measurements: int,
+    source: str,
+    runtime: str = PROFILE_RUNTIME,
+    dtype: str = "fp32",
+) -> EfficiencyProfile:
+    cats: dict[KernelCategory, CategoryProfile] = {}
+    for cat, f in fits.items():
+        ov = f.profile.overhead_us
+        cats[cat] = f.profile.model_copy(
+            update={"overhead_us": MeanStd(mean=ov.mean + gap_us, std=ov.std, n=ov.n)}
+        )
+    return EfficiencyProfile(
+        runtime=runtime,
+        dtype=dtype,
+        threads=threads,
+        calibrated=True,
+        device_sigma=device_sigma,
+        categories=cats,
+        provenance=Provenance(
+            date=datetime.now(UTC).isoformat(timespec="seconds"),
+            tool_version=estimator.__version__,
+            machine_fingerprint=host_fingerprint(),
+            n_measurements=n_measurements,
+            fit_r2={str(c): round(float(f.r2), 6) for c, f in fits.items() if math.isfinite(f.r2)},
+            source=source,
+        ),
+    )
+
+
+def with_prior(profile: EfficiencyProfile, hw: Hardware) -> EfficiencyProfile:
+    """Fill categories the calibration lacks from the device type's prior (as load_profile does)."""
+    prior = load_priors(hw.type)
+    missing = [c for c in KernelCategory if c not in profile.categories and c in prior.categories]
+    if not missing:
+        return profile
+    cats = {**profile.categories, **{c: prior.categories[c] for c in missing}}
+    return profile.model_copy(update={"categories": cats, "prior_categories": missing})
+
+
+def predict_plans(
+    plans: Sequence[KernelPlan], hw: Hardware, profile: EfficiencyProfile, threads: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Per plan: total mean (s), kernel variance sum (s^2), kernel count; no device term."""
+    dev = pack_device(hw, with_prior(profile, hw), threads)
+    mean = np.zeros(len(plans))
+    var = np.zeros(len(plans))
+    count = np.zeros(len(plans))
+    for i, plan in enumerate(plans):
+        t, v, _ = run_kernels(plan.arrays, dev)
+        mean[i], var[i], count[i] = float(t.sum()), float(v.sum()), len(plan)
+    return mean, var, count
+
+
+def interval(
+    mean: NDArray[np.float64], kvar: NDArray[np.float64], device_sigma: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """95% interval the estimator reports: lognormal of the kernel + device variance."""
+    var = kvar + (device_sigma * mean) ** 2
+    lo, hi = lognormal_interval(mean, var)
+    return lo, hi
+
+
+def fit_gap(
+    pred: NDArray[np.float64], count: NDArray[np.float64], meas: NDArray[np.float64]
+) -> float:
+    """Per-kernel time g >= 0 minimizing sum(log(meas / (pred + g * count))^2)."""
+    if pred.size == 0:
+        return 0.0
+    hi = float(np.max(np.maximum(meas - pred, 0.0) / np.maximum(count, 1.0)))
+    if hi <= 0:
+        return 0.0
+
+    def loss(g: float) -> float:
+        return float(np.sum(np.log(meas / (pred + g * count)) ** 2))
+
+    res = optimize.minimize_scalar(loss, bounds=(0.0, hi), method="bounded")
+    g = float(res.x)
+    return g if loss(g) < loss(0.0) else 0.0
+
+
+def calibrate(
+    points: Sequence[KernelPoint],
+    models: Sequence[WholeModel],
+    hw: Hardware,
+    threads: int,
+    *,
+    opts: FitOptions | None = None,
+    use_gap: bool = True,
+    source: str = "",
+) -> Calibration:
+    """Fit curves on ``points``; gap and device_sigma from ``models`` (whole runs)."""
+    fits = fit_all(points, opts)
+    src = source or f"calibration on {hw.id}: {len(points)} kernels, {len(models)} networks"
+    base = build_profile(
+        fits, threads=threads, device_sigma=0.0, gap_us=0.0, n_measurements=len(points), source=src
+    )
+    gap = 0.0
+    resid: dict[str, float] = {}
+    sigma = 0.0
+    if models:
+        pred, kvar, count = predict_plans([m.plan for m in models], hw, base, threads)
+        meas = np.array([m.measured for m in models])
+        if use_gap:
+            gap = fit_gap(pred, count, meas)
+        total = pred + gap * count
+        r = np.log(meas / total)
+        resid = {m.name: float(x) for m, x in zip(models, r, strict=True)}
+        # Whole-model scatter the kernel variances do not already explain.
+        rel_kvar = kvar / total**2
+        dof = max(len(models) - (1 if use_gap else 0), 1)
+        sigma = math.sqrt(max(float(np.sum(r * r)) / dof - float(np.mean(rel_kvar)), 0.0))
+    profile = build_profile(
+        fits,
+        threads=threads,
+        device_sigma=sigma,
+        gap_us=gap * 1e6,
+        n_measurements=len(points) + len(models),
+        source=src,
+    )
+    return Calibration(profile, fits, gap, resid)

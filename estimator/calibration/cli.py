@@ -1,0 +1,425 @@
+"""Command-line entry points of the calibration tools (the scripts in calibration/ call these).
+
+Each ``main`` parses, calls the library, prints, and returns an exit status: 0 success, 1 a
+validation threshold missed, 2 a user error (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from estimator.errors import InputError
+from estimator.registry.models import Hardware, KernelCategory
+
+if TYPE_CHECKING:
+    from estimator.calibration.attribute import KernelPoint
+    from estimator.calibration.dataset import Dataset
+    from estimator.calibration.fit import CategoryFit
+
+RUNTIMES = ("onnxruntime", "onnxruntime-cpu", "ort")
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _run(prog: str, body: Callable[[], int]) -> int:
+    try:
+        return body()
+    except InputError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted (measurements so far are kept)", file=sys.stderr)
+        return 130
+
+
+def _threads(text: str) -> list[int]:
+    try:
+        out = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise InputError(
+            f"--threads: expected integers separated by commas, got {text!r}"
+        ) from None
+    if not out or any(t < 1 for t in out):
+        raise InputError(f"--threads: expected positive integers, got {text!r}")
+    return out
+
+
+def _db(path: str | None) -> Path:
+    from estimator.measure import default_db_path
+
+    return Path(path) if path else default_db_path()
+
+
+def _hw(name: str) -> Hardware:
+    from estimator.registry import load_hardware, match_host
+
+    if name == "host":
+        found = match_host()
+        if found is None:
+            raise InputError(
+                "--hw host: this machine matches no registry device; add one "
+                "(hardware_registry/template/README.md) or name it with --hw"
+            )
+        name = found
+    return load_hardware(name)
+
+
+def _zoo(text: str) -> list[str] | None:
+    if text == "all":
+        return None
+    if text == "none":
+        return []
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _runtime(text: str) -> None:
+    if text not in RUNTIMES:
+        raise InputError(f"--runtime: only onnxruntime is calibrated by this tool, got {text!r}")
+
+
+def _common(p: argparse.ArgumentParser, hw: bool = True) -> None:
+    if hw:
+        p.add_argument("--hw", required=True, help="registry device name, or 'host'")
+    p.add_argument("--db", help="results store (default: measure-latency's store)")
+    p.add_argument("--threads", default="1", help="intra-op threads, e.g. 1 or 1,2")
+
+
+# --------------------------------------------------------------------------- 1 measure
+
+
+def measure_efficiency(argv: Sequence[str] | None = None) -> int:
+    """Measure single-kernel sweeps and zoo networks kernel by kernel into the results store."""
+    p = argparse.ArgumentParser(prog="measure_efficiency", description=measure_efficiency.__doc__)
+    _common(p, hw=False)
+    p.add_argument("--quick", action="store_true", help="reduced sweep grid")
+    p.add_argument("--zoo", default="all", help="zoo models: all, none, or a,b,c")
+    p.add_argument("--onnx", nargs="*", default=[], type=Path, help="extra ONNX networks")
+    p.add_argument("--min-time", type=float, default=0.25, help="timed seconds per model")
+    args = p.parse_args(argv)
+
+    def body() -> int:
+        from estimator.calibration.collect import Budget, collect
+        from estimator.calibration.dataset import model_files
+
+        db = _db(args.db)
+        if args.min_time <= 0:
+            raise InputError("--min-time must be positive")
+        paths = model_files(
+            db, quick=args.quick, zoo_models=_zoo(args.zoo), extra=args.onnx, log=_log
+        )
+        for th in _threads(args.threads):
+            res = collect(paths, db, th, budget=Budget(min_time_s=args.min_time))
+            print(
+                f"threads={th}: measured {len(res.measured)}, already stored {len(res.skipped)}, "
+                f"{res.seconds:.0f} s; store {db}"
+            )
+        return 0
+
+    return _run(p.prog, body)
+
+
+# --------------------------------------------------------------------------- 2 aggregate
+
+
+def _fit_points(
+    args: argparse.Namespace, th: int
+) -> tuple[Hardware, Dataset, list[KernelPoint], dict[KernelCategory, CategoryFit]]:
+    from estimator.calibration.dataset import load_dataset
+    from estimator.calibration.fit import fit_all
+
+    hw = _hw(args.hw)
+    ds = load_dataset(_db(args.db), hw, th)
+    pts = ds.all_points
+    if not pts:
+        raise InputError(f"no calibration measurements at threads={th} in {_db(args.db)}")
+    return hw, ds, pts, fit_all(pts)
+
+
+def aggregate_efficiency(argv: Sequence[str] | None = None) -> int:
+    """Pooled efficiency statistics per category and log-size bin (mean, std, n, 95% CI)."""
+    p = argparse.ArgumentParser(
+        prog="aggregate_efficiency", description=aggregate_efficiency.__doc__
+    )
+    _common(p)
+    p.add_argument("--step", type=float, default=0.5, help="bin width in log10 units")
+    p.add_argument("--json", type=Path, help="also write the bins as JSON here")
+    args = p.parse_args(argv)
+
+    def body() -> int:
+        from estimator.calibration.aggregate import aggregate, efficiency_points, format_table
+
+        for th in _threads(args.threads):
+            _, ds, pts, fits = _fit_points(args, th)
+            overhead = {c: f.profile.overhead_us.mean * 1e-6 for c, f in fits.items()}
+            stats = aggregate(efficiency_points(pts, overhead), args.step)
+            print(f"# threads={th}: {len(pts)} kernels; {ds.match_summary()}")
+            print(format_table(stats))
+            if args.json:
+                doc = {f"{c}/{k}": [_bin(b) for b in bins] for (c, k), bins in stats.items()}
+                args.json.write_text(json.dumps(doc, indent=1))
+        return 0
+
+    return _run(p.prog, body)
+
+
+def _bin(b: object) -> dict[str, float]:
+    return {k: getattr(b, k) for k in ("lo", "hi", "n", "mean", "var", "ci_low", "ci_high")}
+
+
+# --------------------------------------------------------------------------- 3 distribution
+
+
+def analyze_efficiency_distribution(argv: Sequence[str] | None = None) -> int:
+    """Normality, heteroscedasticity and outliers of the fit residuals per category and curve."""
+    p = argparse.ArgumentParser(
+        prog="analyze_efficiency_distribution", description=analyze_efficiency_distribution.__doc__
+    )
+    _common(p)
+    p.add_argument("--alpha", type=float, default=0.05)
+    args = p.parse_args(argv)
+
+    def body() -> int:
+        import numpy as np
+
+        from estimator.calibration.distribution import analyze, format_report
+
+        for th in _threads(args.threads):
+            _, _ds, pts, fits = _fit_points(args, th)
+            results = []
+            for cat, f in fits.items():
+                cpts = [q for q in pts if q.category == cat and q.t > 0 and (q.flops or q.bytes)]
+                for code, name in ((0, "compute"), (1, "memory")):
+                    sel = f.bound == code
+                    if int(sel.sum()) == 0:
+                        continue
+                    size = np.array(
+                        [np.log10(max(q.flops if code == 0 else q.bytes, 1.0)) for q in cpts]
+                    )
+                    results.append(analyze(f.residuals[sel], size[sel], f"{cat}/{name}"))
+            print(f"# threads={th}: residual = log(measured / fitted kernel time)")
+            print(format_report(results, args.alpha))
+        return 0
+
+    return _run(p.prog, body)
+
+
+# --------------------------------------------------------------------------- 4 calibrate
+
+
+def calibrate_hardware(argv: Sequence[str] | None = None) -> int:
+    """Measure, fit and write efficiency_curves.json for a device (atomically, with backup)."""
+    p = argparse.ArgumentParser(prog="calibrate_hardware", description=calibrate_hardware.__doc__)
+    _common(p)
+    p.add_argument("--runtime", default="onnxruntime")
+    p.add_argument("--quick", action="store_true", help="reduced sweep grid and zoo subset")
+    p.add_argument("--zoo", default=None, help="zoo models (default: all; --quick: 4 small ones)")
+    p.add_argument("--no-measure", action="store_true", help="fit what the store already holds")
+    p.add_argument("--whole", default="median", choices=("median", "cpu", "p10"),
+                   help="whole-run statistic for the gap and device_sigma")  # fmt: skip
+    p.add_argument("--out", type=Path, help="folder or file to write (default: the device's)")
+    p.add_argument("--note", default="", help="audit note")
+    args = p.parse_args(argv)
+
+    def body() -> int:
+        from estimator.calibration.calibrate import calibrate
+        from estimator.calibration.collect import collect
+        from estimator.calibration.dataset import load_dataset, model_files
+        from estimator.registry import save_profiles
+
+        _runtime(args.runtime)
+        t0 = time.perf_counter()
+        hw = _hw(args.hw)
+        db = _db(args.db)
+        threads = _threads(args.threads)
+        zoo = _zoo(args.zoo) if args.zoo else (QUICK_ZOO if args.quick else None)
+        out = args.out or (Path(hw.source_dir) if hw.source_dir else None)
+        if out is None:
+            raise InputError(f"{hw.id}: no folder to write to; give --out")
+        if not args.no_measure:
+            paths = model_files(db, quick=args.quick, zoo_models=zoo, log=_log)
+            for th in threads:
+                res = collect(paths, db, th)
+                _log(f"threads={th}: measured {len(res.measured)}, reused {len(res.skipped)}")
+        profiles = []
+        for th in threads:
+            ds = load_dataset(db, hw, th, whole=args.whole, models=zoo)
+            pts = ds.all_points
+            if not pts:
+                raise InputError(f"no calibration measurements at threads={th} in {db}")
+            _log(
+                f"threads={th}: {len(pts)} kernels, {len(ds.models)} networks; {ds.match_summary()}"
+            )
+            cal = calibrate(pts, ds.models, hw, th)
+            profiles.append(cal.profile)
+            print(
+                f"threads={th}: {len(cal.fits)} categories fitted, "
+                f"gap {cal.gap * 1e6:.1f} us/kernel,"
+                f" device_sigma {cal.profile.device_sigma:.3f}"
+            )
+            for cat, f in cal.fits.items():
+                print(f"  {cat!s:<15} n={f.n_points:<5} R2={f.r2:.3f} resid sd={f.resid_std:.3f}")
+        path = save_profiles(out, profiles, device=hw.id, note=args.note or "calibrate_hardware")
+        print(f"wrote {path} in {time.perf_counter() - t0:.0f} s")
+        return 0
+
+    return _run(p.prog, body)
+
+
+#: Networks --quick calibrates with (small, fast to export and measure, varied categories).
+QUICK_ZOO = ["mobilenet_v3_small", "squeezenet1_1", "resnet18", "deit_tiny"]
+
+
+# --------------------------------------------------------------------------- 5 validate
+
+
+def validate_calibration(argv: Sequence[str] | None = None) -> int:
+    """Leave-one-model-out accuracy over the measured networks; non-zero exit below thresholds."""
+    p = argparse.ArgumentParser(
+        prog="validate_calibration", description=validate_calibration.__doc__
+    )
+    _common(p)
+    p.add_argument("--models", default="all", help="networks to validate: all or a,b,c")
+    p.add_argument("--whole", default="median", choices=("median", "cpu", "p10"))
+    p.add_argument("--max-median-error", type=float, help="e.g. 0.10")
+    p.add_argument("--min-within15", type=float, help="e.g. 0.80")
+    p.add_argument("--min-coverage", type=float, help="e.g. 0.85")
+    p.add_argument("--max-mape", type=float)
+    p.add_argument("--min-spearman", type=float)
+    p.add_argument("--json", type=Path, help="write per-model results and metrics here")
+    args = p.parse_args(argv)
+
+    def body() -> int:
+        from estimator.calibration.dataset import load_dataset
+        from estimator.calibration.validate import (
+            Thresholds,
+            failures,
+            format_metrics,
+            format_table,
+            leave_one_out,
+            metrics,
+        )
+
+        hw = _hw(args.hw)
+        db = _db(args.db)
+        wanted = _zoo(args.models)
+        thr = Thresholds(
+            max_median_abs_error=args.max_median_error,
+            min_within15=args.min_within15,
+            min_coverage=args.min_coverage,
+            max_mape=args.max_mape,
+            min_spearman=args.min_spearman,
+        )
+        failed: list[str] = []
+        report: dict[str, object] = {}
+        for th in _threads(args.threads):
+            ds = load_dataset(db, hw, th, whole=args.whole, models=wanted)
+            if len(ds.models) < 2:
+                raise InputError(f"need >= 2 measured networks at threads={th} in {db}")
+            res = leave_one_out(ds.sweep_points, ds.models, hw, th)
+            m = metrics(res)
+            print(f"## {hw.id} onnxruntime fp32 threads={th} (whole-run statistic: {args.whole})")
+            print(format_table(res))
+            print(format_metrics(m))
+            bad = failures(m, thr)
+            for line in bad:
+                print(f"FAIL threads={th}: {line}")
+            failed += bad
+            report[str(th)] = {
+                "metrics": m.to_dict(),
+                "models": [_res(r) for r in res],
+            }
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=1))
+        return 1 if failed else 0
+
+    return _run(p.prog, body)
+
+
+def _res(r: object) -> dict[str, object]:
+    return {
+        k: getattr(r, k)
+        for k in ("name", "measured_ms", "predicted_ms", "low_ms", "high_ms", "error", "covered")
+    }
+
+
+# --------------------------------------------------------------------------- 6 visualize
+
+
+def visualize_efficiency(argv: Sequence[str] | None = None) -> int:
+    """PNG plots: measured points vs fitted curves per category; a roofline of one model."""
+    p = argparse.ArgumentParser(
+        prog="visualize_efficiency", description=visualize_efficiency.__doc__
+    )
+    _common(p)
+    p.add_argument("--out", type=Path, required=True, help="folder for the PNG files")
+    p.add_argument("--model", help="network for the roofline chart (default: the first)")
+    args = p.parse_args(argv)
+
+    def body() -> int:
+        from estimator.calibration.aggregate import efficiency_points
+        from estimator.calibration.attribute import roofs
+        from estimator.calibration.calibrate import calibrate
+        from estimator.calibration.plots import plot_curves, plot_roofline
+        from estimator.registry.loader import load_priors
+
+        for th in _threads(args.threads):
+            hw, ds, pts, _fits = _fit_points(args, th)
+            cal = calibrate(pts, ds.models, hw, th)
+            overhead = {c: f.profile.overhead_us.mean * 1e-6 for c, f in cal.fits.items()}
+            folder = args.out / f"threads{th}"
+            prior = load_priors(hw.type)
+            files = plot_curves(efficiency_points(pts, overhead), cal.profile, folder, prior=prior)
+            nets = [m for m in ds.models if args.model in (None, m.name)]
+            if args.model and not nets:
+                raise InputError(f"--model {args.model}: not measured at threads={th}")
+            if nets and nets[0].attribution is not None:
+                peak, dev = roofs(hw, prior, th)
+                bws = {f"L{i + 1}": float(b) for i, b in enumerate(dev.level_bw)}
+                bws["DRAM"] = dev.dram_bw
+                files.append(
+                    plot_roofline(
+                        nets[0].attribution.points,
+                        peak,
+                        bws,
+                        folder / f"roofline_{nets[0].name}.png",
+                        title=f"{nets[0].name} on {hw.id}, {th} thread(s)",
+                    )
+                )
+            for f in files:
+                print(f)
+        return 0
+
+    return _run(p.prog, body)
+
+
+# --------------------------------------------------------------------------- 7 audit
+
+
+def audit_calibration(argv: Sequence[str] | None = None) -> int:
+    """Compare two efficiency_curves.json files: which categories moved, by how much, provenance."""
+    p = argparse.ArgumentParser(prog="audit_calibration", description=audit_calibration.__doc__)
+    p.add_argument("old", type=Path)
+    p.add_argument("new", type=Path)
+    p.add_argument(
+        "--threshold", type=float, default=0.05, help="report moves >= this (0.05 = 5 percent)"
+    )
+    args = p.parse_args(argv)
+
+    def body() -> int:
+        from estimator.calibration.audit import diff_paths, format_report
+
+        for f in (args.old, args.new):
+            if not f.is_file():
+                raise InputError(f"{f}: no such file")
+        print(format_report(diff_paths(args.old, args.new), args.threshold))
+        return 0
+
+    return _run(p.prog, body)

@@ -1,0 +1,123 @@
+"""The calibration data set of one device and thread count: model files in, kernel points out.
+
+Glue between the steps: which models to measure (sweeps, zoo exports, extra ONNX files), and,
+once measured, their attributed kernel points and whole-run medians read back from the store.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from estimator.calibration.attribute import Attribution, KernelPoint, attribute
+from estimator.calibration.calibrate import WholeModel, whole_model
+from estimator.calibration.collect import (
+    ZOO_PREFIX,
+    CalibrationStore,
+    export_zoo_model,
+    models_dir,
+    write_sweep_model,
+)
+from estimator.calibration.sweep import sweep_cases
+from estimator.errors import InputError
+from estimator.registry.loader import load_priors
+from estimator.registry.models import Hardware
+
+
+def model_files(
+    db: Path,
+    *,
+    quick: bool = False,
+    zoo_models: Sequence[str] | None = None,
+    extra: Sequence[Path] = (),
+    log: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Write sweep models, export zoo models (once) and copy extra ONNX files next to ``db``.
+
+    ``zoo_models=None`` takes every seed model; ``quick`` keeps the reduced sweep grid.
+    """
+    folder = models_dir(db)
+    paths = [write_sweep_model(c, folder) for c in sweep_cases(quick=quick)]
+    if zoo_models is None:
+        from estimator import zoo
+
+        zoo_models = zoo.names()
+    for name in zoo_models:
+        if log is not None and not (folder / f"{ZOO_PREFIX}{name}.onnx").is_file():
+            log(f"exporting {name} to ONNX")
+        paths.append(export_zoo_model(name, folder))
+    for p in extra:
+        src = Path(p)
+        if not src.is_file():
+            raise InputError(f"{src}: no such ONNX file")
+        dst = folder / f"{ZOO_PREFIX}{src.stem}.onnx"
+        if not dst.is_file() or dst.stat().st_size != src.stat().st_size:
+            shutil.copy2(src, dst)
+        paths.append(dst)
+    return paths
+
+
+@dataclass(slots=True)
+class Dataset:
+    sweeps: list[Attribution]
+    models: list[WholeModel]
+
+    @property
+    def sweep_points(self) -> list[KernelPoint]:
+        return [p for a in self.sweeps for p in a.points]
+
+    @property
+    def all_points(self) -> list[KernelPoint]:
+        pts = self.sweep_points
+        for m in self.models:
+            if m.attribution is not None:
+                pts.extend(m.attribution.points)
+        return pts
+
+    def match_summary(self) -> str:
+        atts = [*self.sweeps, *(m.attribution for m in self.models if m.attribution)]
+        matched = sum(a.matched_us for a in atts)
+        total = matched + sum(a.unmatched_us for a in atts)
+        kern = sum(a.n_measured for a in atts)
+        nk = sum(a.n_kernels for a in atts)
+        ops: dict[str, float] = {}
+        for a in atts:
+            for op, us in a.unmatched_ops.items():
+                ops[op] = ops.get(op, 0.0) + us
+        top = ", ".join(
+            f"{op} {us / total:.1%}" for op, us in sorted(ops.items(), key=lambda x: -x[1])[:4]
+        )
+        return (
+            f"profiled time matched to kernels: {matched / total:.1%} "
+            f"(unmatched: {top or 'none'}); "
+            f"kernels with a measurement: {kern}/{nk}"
+        )
+
+
+def load_dataset(
+    db: Path,
+    hw: Hardware,
+    threads: int,
+    *,
+    statistic: str = "median",
+    whole: str = "median",
+    models: Sequence[str] | None = None,
+) -> Dataset:
+    """Attributed sweeps and networks measured at ``threads`` (``models``: zoo names to keep).
+
+    ``statistic`` picks the per-node time ('median' or 'p10'), ``whole`` the whole-run figure
+    ('median', 'p10' or 'cpu', see :func:`whole_model`)."""
+    prior = load_priors(hw.type)
+    with CalibrationStore(db) as store:
+        runs = store.calibration_runs(threads)
+    sweeps: list[Attribution] = []
+    nets: list[WholeModel] = []
+    for run in runs:
+        if run.is_sweep:
+            sweeps.append(attribute(run, hw, prior, threads, statistic=statistic))
+        elif models is None or run.zoo_name in models:
+            att = attribute(run, hw, prior, threads, statistic=statistic)
+            nets.append(whole_model(run, whole, att))
+    return Dataset(sweeps, nets)

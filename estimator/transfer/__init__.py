@@ -1,0 +1,53 @@
+"""Few-shot transfer: calibrate a device from a handful of measured model latencies.
+
+See docs/transfer.md for the model, the benchmark protocol and measured results.
+"""
+
+from estimator.transfer.api import (
+    calibrate_from_latencies,
+    cli_from_latencies,
+    fit_from_latencies,
+)
+from estimator.transfer.csvio import (
+    LatencyTable,
+    Measurement,
+    load_latency_table,
+    quantum_of,
+    read_measurements,
+)
+from estimator.transfer.fewshot import DEFAULT_PARAMS, FewShotFit, ParamSpec, fit, prior_widths
+from estimator.transfer.nb201_estimate import estimate_nb201
+from estimator.transfer.nb201_fast import (
+    KernelSet,
+    nb201_graph_for,
+    nb201_kernel_set,
+    nb201_reference_graph,
+)
+from estimator.transfer.references import resolve_plan, resolve_references
+from estimator.transfer.setup import ColumnSetup, column_setup, prior_for
+
+__all__ = [
+    "DEFAULT_PARAMS",
+    "ColumnSetup",
+    "FewShotFit",
+    "KernelSet",
+    "LatencyTable",
+    "Measurement",
+    "ParamSpec",
+    "calibrate_from_latencies",
+    "cli_from_latencies",
+    "column_setup",
+    "estimate_nb201",
+    "fit",
+    "fit_from_latencies",
+    "load_latency_table",
+    "nb201_graph_for",
+    "nb201_kernel_set",
+    "nb201_reference_graph",
+    "prior_for",
+    "prior_widths",
+    "quantum_of",
+    "read_measurements",
+    "resolve_plan",
+    "resolve_references",
+]

@@ -1,0 +1,423 @@
+"""Few-shot transfer: fit a handful of device scales to measured model latencies (MAP + Laplace).
+
+A device nobody can reach has a datasheet (peaks, bandwidths) and a device-type prior
+(efficiency curves, per-kernel overheads). A few measured model latencies pin down how far the
+real device sits from that prior. Per kernel k of category c, with its prior compute and memory
+times ``tc``, ``tm`` and overhead ``o`` (exactly the engine's terms)::
+
+    t_k = exp(a_t[c]) * max(tc * exp(-a_c[c]), tm * exp(-a_m[c])) + o * exp(a_o[c])
+
+where each ``a`` is a sum of the parameters that apply to c (global compute, memory and
+overhead scales, plus per-category time scales). The MAP estimate minimises::
+
+    sum_i (log T_i(theta) - log y_i)^2 / sigma_i^2 + sum_j (theta_j - mu_j)^2 / tau_j^2
+
+with ``mu = 0`` (the prior itself) and widths ``tau`` derived from the priors file (the relative
+spread of its curves and overheads, and its ``device_sigma``): data, not code. The max is kept
+exact; the Jacobian follows the branch each kernel takes. The posterior covariance is the
+inverse Gauss-Newton Hessian at the optimum (Laplace), so predictive intervals shrink as the
+number of measurements k grows, and k = 0 returns the prior unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from scipy.optimize import least_squares
+
+import estimator
+from estimator.engine.layout import CATEGORIES
+from estimator.engine.pack import DeviceArrays, KernelArrays, pack_device
+from estimator.engine.uncertainty import Z95
+from estimator.errors import InputError
+from estimator.registry.models import (
+    CategoryProfile,
+    EfficiencyCurve,
+    EfficiencyProfile,
+    Hardware,
+    KernelCategory,
+    MeanStd,
+    Provenance,
+)
+from estimator.transfer.nb201_fast import KernelSet
+
+Kind = str  # "compute" | "memory" | "overhead" | "time"
+KINDS: tuple[str, ...] = ("compute", "memory", "overhead", "time")
+
+#: Relative per-model error assumed for the log-latency residuals (model misfit + run-to-run
+#: noise) when fitting. A fit hyper-parameter, not a device number; callers may override it.
+DEFAULT_SIGMA = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """One fitted log-scale: ``kind`` says which term it multiplies, ``categories`` where."""
+
+    name: str
+    kind: Kind
+    #: None: every category.
+    categories: tuple[KernelCategory, ...] | None = None
+
+
+_C = KernelCategory
+DEFAULT_PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("compute", "compute"),
+    ParamSpec("memory", "memory"),
+    ParamSpec("overhead", "overhead"),
+    ParamSpec("conv_dense", "time", (_C.CONV_DENSE,)),
+    ParamSpec("conv_pointwise", "time", (_C.CONV_POINTWISE,)),
+    ParamSpec("pooling", "time", (_C.POOLING,)),
+    ParamSpec("elementwise", "time", (_C.ELEMENTWISE,)),
+    ParamSpec("normalization", "time", (_C.NORMALIZATION,)),
+)
+
+
+def _lognormal_sd(cv: float) -> float:
+    """sd of log X for a lognormal X with coefficient of variation ``cv``."""
+    return float(np.sqrt(np.log1p(cv * cv)))
+
+
+def prior_widths(prior: EfficiencyProfile, params: Sequence[ParamSpec]) -> NDArray[np.float64]:
+    """tau per parameter, read off the prior: median relative spread of what it scales."""
+    out = np.empty(len(params))
+    for i, p in enumerate(params):
+        cats = [c for c in (p.categories or tuple(prior.categories)) if c in prior.categories]
+        if not cats:
+            raise InputError(f"parameter {p.name!r}: the prior has none of its categories")
+        cvs: list[float] = []
+        for c in cats:
+            cp = prior.categories[c]
+            if p.kind == "compute":
+                cvs.extend(s / m for s, m in zip(cp.compute.std, cp.compute.mean, strict=True))
+            elif p.kind == "memory":
+                cvs.extend(s / m for s, m in zip(cp.memory.std, cp.memory.mean, strict=True))
+            elif p.kind == "overhead":
+                if cp.overhead_us.mean > 0:
+                    cvs.append(cp.overhead_us.std / cp.overhead_us.mean)
+            else:
+                cvs.append(prior.device_sigma)
+        out[i] = _lognormal_sd(float(np.median(cvs))) if cvs else _lognormal_sd(1.0)
+    return out
+
+
+# --------------------------------------------------------------------------- per-kernel terms
+
+
+@dataclass(frozen=True, slots=True)
+class BaseTerms:
+    """Prior compute time, memory time and overhead [s] of each unique kernel."""
+
+    tc: NDArray[np.float64]
+    tm: NDArray[np.float64]
+    o: NDArray[np.float64]
+    category: NDArray[np.int32]
+
+
+def base_terms(k: KernelArrays, dev: DeviceArrays) -> BaseTerms:
+    """The engine's per-kernel terms (estimator.engine.roofline._one) in numpy, split apart."""
+    n = len(k)
+    tc = np.zeros(n)
+    tm = np.zeros(n)
+    bw = np.full(n, dev.dram_bw)
+    assigned = np.zeros(n, dtype=bool)
+    for size, lbw in zip(dev.level_size, dev.level_bw, strict=True):
+        hit = (~assigned) & (k.working_set <= size)
+        bw[hit] = lbw
+        assigned |= hit
+    for c in np.unique(k.category):
+        sel = k.category == c
+        row = int(c)
+        ck = dev.c_knots[row, : dev.c_len[row]]
+        cm = dev.c_mean[row, : dev.c_len[row]]
+        mk = dev.m_knots[row, : dev.m_len[row]]
+        mm = dev.m_mean[row, : dev.m_len[row]]
+        f = k.flops[sel]
+        b = k.bytes[sel]
+        eta_c = np.interp(k.log_flops[sel], ck, cm)
+        eta_m = np.interp(k.log_bytes[sel], mk, mm)
+        peak = dev.peak[k.dtype[sel]]
+        tc[sel] = np.where(f > 0, f / (peak * eta_c), 0.0)
+        tm[sel] = np.where(b > 0, b / (bw[sel] * eta_m), 0.0)
+    o = dev.ovh_mean[k.category]
+    return BaseTerms(tc, tm, o, k.category.copy())
+
+
+def _apply_matrix(params: Sequence[ParamSpec], kind: str) -> NDArray[np.float64]:
+    """(n_categories x n_params) 0/1: which parameters of ``kind`` act on each category."""
+    m = np.zeros((len(CATEGORIES), len(params)))
+    for j, p in enumerate(params):
+        if p.kind != kind:
+            continue
+        for i, c in enumerate(CATEGORIES):
+            if p.categories is None or c in p.categories:
+                m[i, j] = 1.0
+    return m
+
+
+@dataclass(frozen=True, slots=True)
+class _Model:
+    base: BaseTerms
+    A: dict[str, NDArray[np.float64]]  # kind -> (n_kernels x n_params)
+
+    @classmethod
+    def build(cls, base: BaseTerms, params: Sequence[ParamSpec]) -> _Model:
+        return cls(base, {kd: _apply_matrix(params, kd)[base.category] for kd in KINDS})
+
+    def kernel_times(
+        self, theta: NDArray[np.float64], jac: bool = False
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+        a = {kd: m @ theta for kd, m in self.A.items()}
+        c = self.base.tc * np.exp(-a["compute"])
+        mm = self.base.tm * np.exp(-a["memory"])
+        comp = c >= mm
+        r = np.exp(a["time"]) * np.where(comp, c, mm)
+        ov = self.base.o * np.exp(a["overhead"])
+        t = r + ov
+        if not jac:
+            return t, None
+        d = (
+            r[:, None]
+            * (self.A["time"] - np.where(comp[:, None], self.A["compute"], self.A["memory"]))
+            + ov[:, None] * self.A["overhead"]
+        )
+        return t, d
+
+
+# --------------------------------------------------------------------------- the fit
+
+
+@dataclass(frozen=True)
+class FewShotFit:
+    """A fitted device: MAP log-scales, their Laplace covariance and how to use them."""
+
+    hardware: str
+    runtime: str
+    dtype: str
+    threads: int
+    params: tuple[ParamSpec, ...]
+    theta: NDArray[np.float64]
+    cov: NDArray[np.float64]
+    prior_tau: NDArray[np.float64]
+    sigma: float
+    k: int
+    prior: EfficiencyProfile
+    hw: Hardware
+    dev: DeviceArrays
+    #: RMS of log residuals on the calibration set (NaN for k = 0).
+    rms_log_residual: float = float("nan")
+    #: Average gradient of log T over the calibration models (for device_sigma).
+    mean_grad: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    source: str = "few-shot transfer"
+
+    @property
+    def scales(self) -> dict[str, float]:
+        """Parameter name -> fitted multiplicative scale exp(theta)."""
+        return {p.name: float(np.exp(t)) for p, t in zip(self.params, self.theta, strict=True)}
+
+    def predict(self, models: KernelSet) -> tuple[NDArray[np.float64], ...]:
+        """(mean, low, high) latency in ms of each model, 95% predictive interval.
+
+        Interval on log T: parameter uncertainty (gradient' cov gradient) plus the residual
+        sigma, so it narrows with k but never below the model's own error.
+        """
+        model = _Model.build(base_terms(models.kernels, self.dev), self.params)
+        t, d = model.kernel_times(self.theta, jac=True)
+        assert d is not None
+        total = np.asarray(models.counts @ t).reshape(-1)
+        grad = np.asarray(models.counts @ d) / np.where(total > 0, total, 1.0)[:, None]
+        var = np.einsum("ij,jk,ik->i", grad, self.cov, grad) + self.sigma**2
+        s = np.sqrt(var)
+        ms = total * 1e3
+        return ms, ms * np.exp(-Z95 * s), ms * np.exp(Z95 * s)
+
+    def to_profile(self) -> EfficiencyProfile:
+        """The fit as an efficiency profile the estimator loads like any other.
+
+        Curves keep the prior's knots; means are scaled (clamped to 1, the physical maximum),
+        std is the posterior sd of the scale. device_sigma = residual sigma plus parameter
+        uncertainty of a typical calibration model; k = 0 returns the prior's numbers.
+        """
+        cats: dict[KernelCategory, CategoryProfile] = {}
+        mats = {kd: _apply_matrix(self.params, kd) for kd in KINDS}
+        for ci, cat in enumerate(CATEGORIES):
+            cp = self.prior.categories.get(cat)
+            if cp is None:
+                continue
+            if self.k == 0:
+                cats[cat] = cp
+                continue
+            vc = mats["compute"][ci] - mats["time"][ci]
+            vm = mats["memory"][ci] - mats["time"][ci]
+            vo = mats["overhead"][ci]
+            cats[cat] = CategoryProfile(
+                compute=_scaled_curve(
+                    cp.compute, float(vc @ self.theta), _sd(vc, self.cov), self.k
+                ),
+                memory=_scaled_curve(cp.memory, float(vm @ self.theta), _sd(vm, self.cov), self.k),
+                overhead_us=MeanStd(
+                    mean=cp.overhead_us.mean * float(np.exp(vo @ self.theta)),
+                    std=cp.overhead_us.mean * float(np.exp(vo @ self.theta)) * _sd(vo, self.cov),
+                    n=self.k,
+                ),
+            )
+        if self.k == 0:
+            device_sigma = self.prior.device_sigma
+        else:
+            g = self.mean_grad
+            device_sigma = float(np.sqrt(self.sigma**2 + g @ self.cov @ g))
+        return EfficiencyProfile(
+            runtime=self.runtime,
+            dtype=self.dtype,
+            threads=self.threads,
+            calibrated=self.k > 0,
+            device_sigma=device_sigma,
+            categories=cats,
+            provenance=Provenance(
+                date=datetime.now(UTC).date().isoformat(),
+                tool_version=estimator.__version__,
+                machine_fingerprint={"hardware": self.hardware},
+                n_measurements=self.k,
+                fit_r2={},
+                source=f"{self.source}: k={self.k}, "
+                + ", ".join(f"{n}={v:.3g}" for n, v in self.scales.items()),
+            ),
+        )
+
+
+def _sd(v: NDArray[np.float64], cov: NDArray[np.float64]) -> float:
+    return float(np.sqrt(max(float(v @ cov @ v), 0.0)))
+
+
+def _scaled_curve(c: EfficiencyCurve, log_scale: float, sd: float, k: int) -> EfficiencyCurve:
+    mean = [min(1.0, m * float(np.exp(log_scale))) for m in c.mean]
+    return EfficiencyCurve(
+        knots_log10=list(c.knots_log10),
+        mean=mean,
+        std=[m * sd for m in mean],
+        n=[k] * len(mean),
+    )
+
+
+def _starts(
+    model: _Model,
+    counts: sp.csr_matrix,
+    y_s: NDArray[np.float64],
+    params: Sequence[ParamSpec],
+    mu: NDArray[np.float64],
+) -> list[NDArray[np.float64]]:
+    """Starting points: the prior, and the prior with all time put on overheads or on the
+    roofline terms (scaled to the measured median).
+
+    Kernels sitting on one side of the max give no gradient for the other side's scale, so a
+    device whose overhead is 5x the prior's is not reached from the prior alone.
+    """
+    out = [mu.copy()]
+    b = model.base
+    over_only = np.asarray(counts @ b.o).reshape(-1)
+    roof_only = np.asarray(counts @ np.maximum(b.tc, b.tm)).reshape(-1)
+    for kind, total in (("overhead", over_only), ("compute", roof_only)):
+        idx = [j for j, p in enumerate(params) if p.kind == kind and p.categories is None]
+        if not idx or not np.all(total > 0):
+            continue
+        shift = float(np.log(np.median(y_s / total)))
+        x0 = mu.copy()
+        if kind == "overhead":
+            x0[idx[0]] += shift
+        else:
+            x0[idx[0]] -= shift
+            mem = [j for j, p in enumerate(params) if p.kind == "memory" and p.categories is None]
+            if mem:
+                x0[mem[0]] -= shift
+        out.append(x0)
+    return out
+
+
+def fit(
+    hw: Hardware,
+    prior: EfficiencyProfile,
+    models: KernelSet,
+    latencies_ms: Sequence[float] | NDArray[np.float64],
+    *,
+    threads: int | None = None,
+    params: Sequence[ParamSpec] = DEFAULT_PARAMS,
+    sigma: float = DEFAULT_SIGMA,
+    quantum_ms: float | None = None,
+    source: str = "few-shot transfer",
+) -> FewShotFit:
+    """MAP fit of ``params`` to the measured ``latencies_ms`` of ``models`` (one per model).
+
+    ``quantum_ms``: resolution of the measurements (1.0 for whole milliseconds): each point's
+    sigma is at least half a quantum over its latency, so a 3 ms phone reading counts less than
+    a 30 ms one. With no models the prior comes back unchanged (theta = 0, cov = diag(tau^2)).
+    """
+    y = np.asarray(latencies_ms, dtype=np.float64).reshape(-1)
+    if y.shape[0] != len(models):
+        raise InputError(f"{len(models)} models but {y.shape[0]} latencies")
+    if y.size and (not np.all(np.isfinite(y)) or np.any(y <= 0)):
+        raise InputError("latencies must be positive finite numbers (ms)")
+    n_threads = hw.cores if threads is None else threads
+    dev = pack_device(hw, prior, n_threads)
+    params = tuple(params)
+    tau = prior_widths(prior, params)
+    mu = np.zeros(len(params))
+    common = {
+        "hardware": hw.id,
+        "runtime": prior.runtime,
+        "dtype": prior.dtype,
+        "threads": n_threads,
+        "params": params,
+        "prior_tau": tau,
+        "sigma": sigma,
+        "k": int(y.size),
+        "prior": prior,
+        "hw": hw,
+        "dev": dev,
+        "source": source,
+    }
+    if y.size == 0:
+        return FewShotFit(theta=mu, cov=np.diag(tau**2), **common)  # type: ignore[arg-type]
+    model = _Model.build(base_terms(models.kernels, dev), params)
+    counts: sp.csr_matrix = models.counts
+    s_i = np.full(y.shape, sigma)
+    if quantum_ms:
+        s_i = np.maximum(s_i, 0.5 * quantum_ms / y)
+    log_y = np.log(y * 1e-3)
+
+    def residuals(theta: NDArray[np.float64]) -> NDArray[np.float64]:
+        t, _ = model.kernel_times(theta)
+        total = np.asarray(counts @ t).reshape(-1)
+        return np.concatenate([(np.log(total) - log_y) / s_i, (theta - mu) / tau])
+
+    def jacobian(theta: NDArray[np.float64]) -> NDArray[np.float64]:
+        t, d = model.kernel_times(theta, jac=True)
+        assert d is not None
+        total = np.asarray(counts @ t).reshape(-1)
+        jd = np.asarray(counts @ d) / (total * s_i)[:, None]
+        return np.vstack([jd, np.diag(1.0 / tau)])
+
+    best = None
+    for x0 in _starts(model, counts, y * 1e-3, params, mu):
+        res = least_squares(residuals, x0, jac=jacobian, method="trf", x_scale="jac")
+        if best is None or res.cost < best.cost:
+            best = res
+    assert best is not None
+    theta = best.x
+    j = jacobian(theta)
+    cov = np.asarray(np.linalg.pinv(j.T @ j), dtype=np.float64)
+    t, d = model.kernel_times(theta, jac=True)
+    assert d is not None
+    total = np.asarray(counts @ t).reshape(-1)
+    grad = np.asarray(counts @ d) / total[:, None]
+    rms = float(np.sqrt(np.mean((np.log(total) - log_y) ** 2)))
+    return FewShotFit(
+        theta=theta,
+        cov=cov,
+        rms_log_residual=rms,
+        mean_grad=grad.mean(axis=0),
+        **common,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,403 @@
+"""NAS-Bench-201 networks as the published latency tables measured them, and a fast batch path.
+
+Two semantics exist for a cell with ``none`` edges:
+
+* ``"pruned"`` (:func:`estimator.zoo.nb201.nb201_graph`): dead edges removed, what a deployment
+  that cleans the graph runs (HW-NAS-Bench's TFLite export constant-folds them: its ``pixel3``
+  column reports ~0 ms for networks whose cells output zeros).
+* ``"reference"`` (here): the NAS-Bench-201 reference code (``xautodl`` ``InferCell``) run as is,
+  which is what HELP timed for its GPU, CPU and phone columns: every edge runs, ``none`` is
+  ``x.mul(0.)`` (one kernel), ``skip_connect`` is the identity (no kernel), and node j is
+  ``sum(edge outputs)``; Python's ``sum`` starts from ``0``, so node j costs one ``Add`` per
+  incoming edge (``0 + y1`` launches a kernel too). A linear fit of the HELP columns on edge-op
+  counts gives every ``none`` edge a positive cost (~0.77 ms on the 1080 Ti at batch 1,
+  docs/transfer.md), which only the reference semantics explains.
+
+Fast path: in the reference semantics every node depends only on its position (cell, edge, op),
+never on the rest of the architecture, so with a runtime that fuses nothing (``pytorch-eager``)
+each position's kernels are the same in every network. :func:`nb201_kernel_set` therefore
+partitions each (cell, edge, op) block once and describes all 15,625 networks as a sparse count
+matrix over ~1,400 unique kernels; the engine runs once on the unique kernels.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from estimator.engine.pack import KernelArrays
+from estimator.errors import InputError
+from estimator.ir.dtypes import DType
+from estimator.ir.graph import Graph, Node
+from estimator.ir.tensor import TensorInfo
+from estimator.partition import load_rules, partition
+from estimator.zoo.nb201_ir import (
+    CELLS_PER_STAGE,
+    EDGES,
+    NUM_CLASSES,
+    OPS,
+    REDUCTION_CELLS,
+    RESOLUTION,
+    STEM_CHANNELS,
+    parse_arch,
+)
+
+Semantics = Literal["reference", "pruned"]
+SEMANTICS: tuple[str, ...] = ("reference", "pruned")
+
+_F32 = DType.FLOAT32
+_N_CELLS = 3 * CELLS_PER_STAGE + 2
+
+
+def _conv_attrs(k: int, stride: int) -> dict[str, Any]:
+    p = k // 2
+    return {
+        "kernel_shape": (k, k),
+        "strides": (stride, stride),
+        "pads": (p, p, p, p),
+        "dilations": (1, 1),
+        "group": 1,
+    }
+
+
+def _pool_attrs(k: int, stride: int, pad: int, include_pad: int) -> dict[str, Any]:
+    return {
+        "kernel_shape": (k, k),
+        "strides": (stride, stride),
+        "pads": (pad, pad, pad, pad),
+        "dilations": (1, 1),
+        "ceil_mode": 0,
+        "count_include_pad": include_pad,
+    }
+
+
+class _Builder:
+    """Node blocks of the reference network for one batch size; every block is position-keyed."""
+
+    def __init__(self, batch: int) -> None:
+        self.batch = batch
+        self.input = TensorInfo("input", (batch, 3, RESOLUTION, RESOLUTION), _F32)
+        self.scalar = TensorInfo("scalar_zero", (), _F32, is_const=True)
+        #: Cell input tensor and channel count / spatial size per cell index.
+        self.fixed: list[list[Node]] = []  # stem, reductions, head (arch-independent)
+        self.edge_blocks: dict[tuple[int, int, str], list[Node]] = {}
+        self._build()
+
+    def act(self, name: str, c: int, hw: int) -> TensorInfo:
+        return TensorInfo(name, (self.batch, c, hw, hw), _F32)
+
+    def const(self, name: str, shape: tuple[int, ...]) -> TensorInfo:
+        return TensorInfo(name, shape, _F32, is_const=True)
+
+    def conv(
+        self, src: str, x: TensorInfo, cout: int, k: int, stride: int
+    ) -> tuple[Node, TensorInfo]:
+        hw = x.shape[2] // stride
+        w = self.const(f"{src}.weight", (cout, x.shape[1], k, k))
+        y = self.act(f"{src}.out", cout, hw)
+        return Node(src, "Conv", (x, w), (y,), _conv_attrs(k, stride), src, "Conv2d"), y
+
+    def bn(self, src: str, x: TensorInfo) -> tuple[Node, TensorInfo]:
+        c = x.shape[1]
+        ins = (x, *(self.const(f"{src}.{p}", (c,)) for p in ("weight", "bias", "mean", "var")))
+        y = TensorInfo(f"{src}.out", x.shape, _F32)
+        return Node(src, "BatchNormalization", ins, (y,), {"epsilon": 1e-5}, src, "bn"), y
+
+    def unary(self, src: str, op: str, x: TensorInfo) -> tuple[Node, TensorInfo]:
+        y = TensorInfo(f"{src}.out", x.shape, _F32)
+        return Node(src, op, (x,), (y,), {}, src, op), y
+
+    def binary(self, src: str, op: str, a: TensorInfo, b: TensorInfo) -> tuple[Node, TensorInfo]:
+        y = TensorInfo(f"{src}.out", a.shape, _F32)
+        return Node(src, op, (a, b), (y,), {}, src, op), y
+
+    def relu_conv_bn(
+        self, src: str, x: TensorInfo, cout: int, k: int, stride: int
+    ) -> tuple[list[Node], TensorInfo]:
+        n0, t = self.unary(f"{src}.op.0", "Relu", x)
+        n1, t = self.conv(f"{src}.op.1", t, cout, k, stride)
+        n2, t = self.bn(f"{src}.op.2", t)
+        return [n0, n1, n2], t
+
+    def _build(self) -> None:
+        n0, x = self.conv("stem.0", self.input, STEM_CHANNELS, 3, 1)
+        n1, x = self.bn("stem.1", x)
+        self.fixed.append([n0, n1])
+        for cell in range(_N_CELLS):
+            x = self._reduction(cell, x) if cell in REDUCTION_CELLS else self._cell(cell, x)
+        self._head(x)
+
+    def _reduction(self, cell: int, x: TensorInfo) -> TensorInfo:
+        src = f"cells.{cell}"
+        cout = 2 * x.shape[1]
+        a_nodes, a = self.relu_conv_bn(f"{src}.conv_a", x, cout, 3, 2)
+        b_nodes, b = self.relu_conv_bn(f"{src}.conv_b", a, cout, 3, 1)
+        pname = f"{src}.downsample.0"
+        pooled = self.act(f"{pname}.out", x.shape[1], x.shape[2] // 2)
+        pool = Node(pname, "AveragePool", (x,), (pooled,), _pool_attrs(2, 2, 0, 1), pname, "pool")
+        short, s = self.conv(f"{src}.downsample.1", pooled, cout, 1, 1)
+        add, y = self.binary(f"{src}.add", "Add", s, b)
+        self.fixed.append([*a_nodes, *b_nodes, pool, short, add])
+        return y
+
+    def _cell(self, cell: int, x: TensorInfo) -> TensorInfo:
+        """Each edge block ends with its own term of the node sum, so blocks stay position-keyed."""
+        c = x.shape[1]
+        values: list[TensorInfo] = [x]
+        for j in (1, 2, 3):
+            acc: TensorInfo | None = None
+            for e, (jj, i) in enumerate(EDGES):
+                if jj != j:
+                    continue
+                src = f"cells.{cell}.edges.{j}<-{i}"
+                edge_out = self.act(f"{src}.out", c, x.shape[2])
+                add_name = f"cells.{cell}.nodes.{j}.add{i}"
+                for op in OPS:
+                    nodes = self._edge(src, op, values[i], edge_out)
+                    y = values[i] if op == "skip_connect" else edge_out
+                    # sum() starts at int 0: the first term is an Add with a scalar too
+                    a, b = (y, self.scalar) if acc is None else (acc, y)
+                    add, out = self.binary(add_name, "Add", a, b)
+                    self.edge_blocks[(cell, e, op)] = [*nodes, add]
+                acc = out
+            assert acc is not None
+            values.append(acc)
+        return values[3]
+
+    def _edge(self, src: str, op: str, x: TensorInfo, out: TensorInfo) -> list[Node]:
+        """Nodes of one edge writing ``out`` (its name is fixed by position, whatever the op)."""
+        if op == "skip_connect":
+            return []
+        if op == "none":
+            return [Node(f"{src}.zero", "Mul", (x, self.scalar), (out,), {}, src, "mul")]
+        if op == "avg_pool_3x3":
+            attrs = _pool_attrs(3, 1, 1, 0)
+            return [Node(f"{src}.op", "AveragePool", (x,), (out,), attrs, src, "pool")]
+        k = 3 if op == "nor_conv_3x3" else 1
+        nodes, _ = self.relu_conv_bn(src, x, x.shape[1], k, 1)
+        last = nodes[-1]
+        nodes[-1] = Node(last.name, last.op, last.inputs, (out,), last.attrs, last.source, "bn")
+        return nodes
+
+    def _head(self, x: TensorInfo) -> None:
+        c = x.shape[1]
+        n0, t = self.bn("lastact.0", x)
+        n1, t = self.unary("lastact.1", "Relu", t)
+        pooled = TensorInfo("global_pooling.out", (self.batch, c, 1, 1), _F32)
+        n2 = Node("global_pooling", "GlobalAveragePool", (t,), (pooled,), {}, "gp", "gap")
+        flat = TensorInfo("flatten.out", (self.batch, c), _F32)
+        n3 = Node("flatten", "Flatten", (pooled,), (flat,), {"axis": 1}, "flatten", "view")
+        w = self.const("classifier.weight", (NUM_CLASSES, c))
+        bias = self.const("classifier.bias", (NUM_CLASSES,))
+        logits = TensorInfo("logits", (self.batch, NUM_CLASSES), _F32)
+        attrs = {"transA": 0, "transB": 1, "alpha": 1.0, "beta": 1.0}
+        n4 = Node("classifier", "Gemm", (flat, w, bias), (logits,), attrs, "classifier", "Linear")
+        self.fixed.append([n0, n1, n2, n3, n4])
+        self.logits = logits
+
+    def nodes(self, ops: Sequence[str]) -> list[Node]:
+        """All nodes of the network with cell ``ops``, in a valid topological order."""
+        fixed = iter(self.fixed)
+        out: list[Node] = list(next(fixed))
+        for cell in range(_N_CELLS):
+            if cell in REDUCTION_CELLS:
+                out.extend(next(fixed))
+                continue
+            for e in range(len(EDGES)):
+                out.extend(self.edge_blocks[(cell, e, ops[e])])
+        out.extend(next(fixed))
+        return out
+
+
+@cache
+def _builder(batch: int) -> _Builder:
+    return _Builder(batch)
+
+
+def _check_batch(batch: int) -> int:
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+        raise InputError(f"NAS-Bench-201 batch must be a positive integer, got {batch!r}")
+    return batch
+
+
+def nb201_reference_graph(arch: str, batch: int = 1) -> Graph:
+    """The IR of ``arch`` as the NAS-Bench-201 reference code runs it (see module docstring)."""
+    ops = parse_arch(arch)
+    b = _builder(_check_batch(batch))
+    return Graph(
+        name=f"nb201:{arch}",
+        nodes=b.nodes(ops),
+        inputs=[b.input],
+        outputs=[b.logits],
+        metadata={"source": "nb201", "arch": arch, "batch": batch, "semantics": "reference"},
+    )
+
+
+def nb201_graph_for(arch: str, batch: int = 1, semantics: str = "reference") -> Graph:
+    """The IR of ``arch`` under ``semantics`` (``reference`` or ``pruned``)."""
+    if semantics == "reference":
+        return nb201_reference_graph(arch, batch)
+    if semantics == "pruned":
+        from estimator.zoo.nb201 import nb201_graph
+
+        return nb201_graph(arch, batch)
+    raise InputError(
+        f"unknown NAS-Bench-201 semantics {semantics!r}; valid: {', '.join(SEMANTICS)}"
+    )
+
+
+# --------------------------------------------------------------------------- kernel sets
+
+
+@dataclass(frozen=True, slots=True)
+class KernelSet:
+    """Many models over one table of unique kernels: model i runs ``counts[i, u]`` copies of u.
+
+    Model totals are ``counts @ kernel_times``: exact, because a model's latency is the sum of
+    its kernels' times and identical kernels (same FLOPs, bytes, working set, category, dtype)
+    take identical time on a device.
+    """
+
+    names: tuple[str, ...]
+    kernels: KernelArrays
+    counts: sp.csr_matrix
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def subset(self, rows: Sequence[int] | np.ndarray) -> KernelSet:
+        idx = np.asarray(rows, dtype=np.int64)
+        return KernelSet(
+            tuple(self.names[i] for i in idx), self.kernels, sp.csr_matrix(self.counts[idx])
+        )
+
+
+_KEY_COLS = 5
+
+
+def _kernel_keys(k: KernelArrays) -> np.ndarray:
+    return np.column_stack(
+        [k.flops, k.bytes, k.working_set, k.category.astype(np.float64), k.dtype]
+    ).astype(np.float64)
+
+
+def kernel_set_from_arrays(names: Sequence[str], parts: Sequence[KernelArrays]) -> KernelSet:
+    """Deduplicate the kernels of ``parts`` (one KernelArrays per model) into a KernelSet."""
+    if len(names) != len(parts):
+        raise ValueError("one name per model")
+    allk = KernelArrays.concat(list(parts)) if parts else KernelArrays.build([], [], [], [], [])
+    keys = _kernel_keys(allk)
+    if len(allk):
+        uniq, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    else:
+        uniq, first, inverse = np.zeros((0, _KEY_COLS)), np.zeros(0, int), np.zeros(0, int)
+    inverse = np.asarray(inverse).reshape(-1)
+    rows = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+    counts = sp.csr_matrix((np.ones(len(rows)), (rows, inverse)), shape=(len(parts), uniq.shape[0]))
+    cols = allk.columns()
+    kernels = KernelArrays(*(np.ascontiguousarray(c[first]) for c in cols))
+    return KernelSet(tuple(names), kernels, counts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """Unique reference-semantics kernels of one (batch, runtime) and where each block sits."""
+
+    kernels: KernelArrays
+    fixed: np.ndarray  # unique-kernel counts of the arch-independent part
+    edge: dict[tuple[int, str], np.ndarray]  # (edge, op) -> counts summed over the 15 cells
+
+
+@cache
+def _table(batch: int, runtime: str) -> _Table:
+    b = _builder(batch)
+    blocks: list[list[Node]] = list(b.fixed)
+    keys: list[tuple[int, str] | None] = [None] * len(blocks)
+    for (_cell, e, op), nodes in b.edge_blocks.items():
+        blocks.append(nodes)
+        keys.append((e, op))
+    parts = [_block_arrays(nodes, runtime, b) for nodes in blocks]
+    ks = kernel_set_from_arrays([str(i) for i in range(len(parts))], parts)
+    dense = ks.counts.toarray()
+    fixed = np.zeros(dense.shape[1])
+    edge: dict[tuple[int, str], np.ndarray] = {
+        (e, op): np.zeros(dense.shape[1]) for e in range(len(EDGES)) for op in OPS
+    }
+    for row, key in enumerate(keys):
+        if key is None:
+            fixed += dense[row]
+        else:
+            edge[key] += dense[row]
+    return _Table(ks.kernels, fixed, edge)
+
+
+def _block_arrays(nodes: list[Node], runtime: str, b: _Builder) -> KernelArrays:
+    if not nodes:
+        return KernelArrays.build([], [], [], [], [])
+    g = Graph("block", list(nodes), [b.input], list(nodes[-1].outputs))
+    return partition(g, runtime).arrays
+
+
+def fuses_nothing(runtime: str) -> bool:
+    """True when ``runtime`` runs every non-view node as its own kernel (no fusion rules)."""
+    r = load_rules(runtime)
+    return not r.absorb and not r.patterns and not r.elementwise_chains
+
+
+def nb201_kernel_set(
+    archs: Sequence[str] | None = None,
+    *,
+    batch: int = 1,
+    runtime: str = "pytorch-eager",
+    semantics: str = "reference",
+) -> KernelSet:
+    """KernelSet of NAS-Bench-201 networks (all 15,625 when ``archs`` is None).
+
+    Fast (block table) for the reference semantics on runtimes without fusion; otherwise each
+    network is built and partitioned whole, since fusion can cross block boundaries.
+    """
+    _check_batch(batch)
+    canon = load_rules(runtime).runtime
+    if archs is None:
+        archs = [_arch_of(ops) for ops in itertools.product(OPS, repeat=len(EDGES))]
+    parsed = [parse_arch(a) for a in archs]
+    if semantics == "reference" and fuses_nothing(canon):
+        return _fast_set(list(archs), parsed, batch, canon)
+    parts = [partition(nb201_graph_for(a, batch, semantics), canon).arrays for a in archs]
+    return kernel_set_from_arrays(list(archs), parts)
+
+
+def _arch_of(ops: Sequence[str]) -> str:
+    from estimator.zoo.nb201_ir import arch_string
+
+    return arch_string(ops)
+
+
+def _fast_set(
+    archs: list[str], parsed: Sequence[Sequence[str]], batch: int, runtime: str
+) -> KernelSet:
+    t = _table(batch, runtime)
+    op_index = {op: i for i, op in enumerate(OPS)}
+    # edge_mat[e * 5 + o] = counts of op o on edge e; an arch's row = fixed + sum of 6 rows
+    edge_mat = np.stack([t.edge[(e, op)] for e in range(len(EDGES)) for op in OPS])
+    codes = np.array([[op_index[o] for o in ops] for ops in parsed], dtype=np.int64)
+    codes = codes.reshape(-1, len(EDGES))
+    sel = codes + np.arange(len(EDGES)) * len(OPS)
+    onehot = sp.csr_matrix(
+        (
+            np.ones(sel.size),
+            (np.repeat(np.arange(len(archs)), len(EDGES)), sel.reshape(-1)),
+        ),
+        shape=(len(archs), edge_mat.shape[0]),
+    )
+    counts = onehot @ sp.csr_matrix(edge_mat)
+    counts = sp.csr_matrix(
+        counts + sp.csr_matrix(np.ones((len(archs), 1))) @ sp.csr_matrix(t.fixed[None, :])
+    )
+    return KernelSet(tuple(archs), t.kernels, counts)

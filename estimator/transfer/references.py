@@ -1,0 +1,91 @@
+"""Turn model references (ONNX path, zoo name, NAS-Bench-201 arch string) into kernels.
+
+Fits and predictions work on a :class:`KernelSet` (unique kernels + per-model counts), so
+NAS-Bench-201 strings take the block-table fast path and everything else is partitioned once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from estimator.engine.pack import KernelArrays
+from estimator.errors import InputError
+from estimator.partition import KernelPlan, load_rules, partition
+from estimator.transfer.nb201_fast import (
+    KernelSet,
+    kernel_set_from_arrays,
+    nb201_graph_for,
+    nb201_kernel_set,
+)
+
+
+def is_nb201(ref: str) -> bool:
+    """NAS-Bench-201 arch strings start with ``|`` (``|op~0|+|...``); nothing else does."""
+    return ref.startswith("|")
+
+
+def resolve_plan(
+    ref: str, *, runtime: str, batch: int = 1, semantics: str = "reference"
+) -> KernelPlan:
+    """The kernels ``runtime`` runs for ``ref`` (one model)."""
+    canon = load_rules(runtime).runtime
+    if is_nb201(ref):
+        return partition(nb201_graph_for(ref, batch, semantics), canon)
+    from estimator.analysis import analyze_graph
+    from estimator.loading import load_model
+
+    graph = load_model(ref, batch=batch)
+    cost = analyze_graph(graph)
+    return partition(graph, canon, costs={nc.node.name: nc.cost for nc in cost.nodes})
+
+
+def merge(sets: Sequence[KernelSet]) -> KernelSet:
+    """Models of ``sets`` in order, over the concatenated kernel tables."""
+    if len(sets) == 1:
+        return sets[0]
+    kernels = KernelArrays.concat([s.kernels for s in sets])
+    widths = [len(s.kernels) for s in sets]
+    total = int(sum(widths))
+    blocks = []
+    offset = 0
+    for s, w in zip(sets, widths, strict=True):
+        left = sp.csr_matrix((len(s), offset))
+        right = sp.csr_matrix((len(s), total - offset - w))
+        blocks.append(sp.hstack([left, s.counts, right]))
+        offset += w
+    counts = sp.csr_matrix(sp.vstack(blocks)) if blocks else sp.csr_matrix((0, total))
+    names = tuple(n for s in sets for n in s.names)
+    return KernelSet(names, kernels, counts)
+
+
+def resolve_references(
+    refs: Sequence[str],
+    *,
+    runtime: str,
+    batch: int | Sequence[int] = 1,
+    semantics: str = "reference",
+) -> KernelSet:
+    """KernelSet of ``refs`` in order; ``batch`` is one size or one per reference."""
+    batches = [batch] * len(refs) if isinstance(batch, int) else list(batch)
+    if len(batches) != len(refs):
+        raise InputError(f"{len(refs)} references but {len(batches)} batch sizes")
+    groups: dict[tuple[bool, int], list[int]] = {}
+    for i, (r, b) in enumerate(zip(refs, batches, strict=True)):
+        groups.setdefault((is_nb201(r), b), []).append(i)
+    sets: list[KernelSet] = []
+    order: list[int] = []
+    for (nb, b), idx in groups.items():
+        names = [refs[i] for i in idx]
+        if nb:
+            sets.append(nb201_kernel_set(names, batch=b, runtime=runtime, semantics=semantics))
+        else:
+            plans = [resolve_plan(n, runtime=runtime, batch=b) for n in names]
+            sets.append(kernel_set_from_arrays(names, [p.arrays for p in plans]))
+        order.extend(idx)
+    merged = merge(sets)
+    inverse = np.empty(len(order), dtype=np.int64)
+    inverse[np.asarray(order, dtype=np.int64)] = np.arange(len(order))
+    return merged.subset(inverse)
