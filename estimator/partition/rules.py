@@ -13,8 +13,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-import jsonschema
-
 from estimator.errors import InputError, RegistryError
 from estimator.registry.models import KernelCategory
 
@@ -82,27 +80,44 @@ def _step(raw: str | list[str] | dict[str, Any]) -> PatternStep:
 
 
 @cache
-def _schema(fusion_dir: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((fusion_dir / SCHEMA_NAME).read_text())
-    return data
+def _schema(fusion_dir: Path) -> Any:
+    """A validator built once: ``jsonschema.validate`` re-checks the schema on every call."""
+    import jsonschema
+
+    schema = json.loads((fusion_dir / SCHEMA_NAME).read_text())
+    return jsonschema.validators.validator_for(schema)(schema)
 
 
 def parse_rules(
     data: dict[str, Any], path: str = "<memory>", fusion_dir: Path = FUSION_DIR
 ) -> FusionRules:
-    """Validate ``data`` against the schema and turn it into :class:`FusionRules`."""
+    """Turn ``data`` into :class:`FusionRules`; a file that does not parse is explained by its
+    schema (``fusion.schema.json``).
+
+    The shipped files are checked against the schema by the test suite; at run time the schema
+    (and the jsonschema import) is only needed to word the error of a broken file, which keeps a
+    cold CLI start fast.
+    """
     try:
-        jsonschema.validate(data, _schema(fusion_dir))
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
-        raise RegistryError(f"{path}: {where}: {exc.message}") from None
+        return _build(data, path)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        import jsonschema
+
+        err = jsonschema.exceptions.best_match(_schema(fusion_dir).iter_errors(data))
+        if err is not None:
+            where = "/".join(str(p) for p in err.absolute_path) or "(root)"
+            raise RegistryError(f"{path}: {where}: {err.message}") from None
+        raise RegistryError(f"{path}: malformed fusion rules ({exc!r})") from None
+
+
+def _build(data: dict[str, Any], path: str) -> FusionRules:
     absorb = tuple(
         AbsorbRule(
             name=r["name"],
             anchor=frozenset(r["anchor"]),
             follow=frozenset(r["follow"]),
-            mode=r["mode"],
-            when=r.get("when", "any"),
+            mode=_choice(r["mode"], ("fold", "epilogue")),
+            when=_choice(r.get("when", "any"), ("any", "const_operand", "residual")),
             repeat=bool(r.get("repeat", False)),
             becomes=r.get("becomes"),
         )
@@ -119,7 +134,7 @@ def parse_rules(
             )
     chains = data["elementwise_chains"]
     return FusionRules(
-        runtime=data["runtime"],
+        runtime=str(data["runtime"]),
         aliases=tuple(data.get("aliases", ())),
         absorb=absorb,
         elementwise_chains=bool(chains["enabled"]),
@@ -129,6 +144,12 @@ def parse_rules(
         provenance=dict(data["provenance"]),
         path=path,
     )
+
+
+def _choice(value: Any, allowed: tuple[str, ...]) -> Any:
+    if value not in allowed:
+        raise ValueError(f"{value!r} not one of {allowed}")
+    return value
 
 
 @cache

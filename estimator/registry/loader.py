@@ -22,7 +22,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-import jsonschema
 from pydantic import BaseModel, ValidationError
 
 import estimator
@@ -94,7 +93,9 @@ def _device_dirs(root: Path) -> Iterator[Path]:
 
 
 @lru_cache(maxsize=8)
-def _schema(name: str, root: str) -> jsonschema.protocols.Validator:
+def _schema(name: str, root: str) -> Any:
+    import jsonschema
+
     path = Path(root) / "schema" / name
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
@@ -116,6 +117,15 @@ def _one_line(text: str) -> str:
 
 
 def _validate(path: Path, data: Any, schema_name: str, model: type[M]) -> M:
+    # The schemas are generated from the pydantic models, so a file the model accepts passes the
+    # schema too; jsonschema runs only to word the error of a file the model rejects (its
+    # messages name the field the way users read the file). This keeps a cold CLI start fast.
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        pass
+    import jsonschema
+
     validator = _schema(schema_name, str(builtin_registry()))
     err = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if err is not None:

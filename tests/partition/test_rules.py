@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,14 @@ def test_optional_first_pattern_step_is_refused() -> None:
     data["patterns"][0]["steps"][0] = {"ops": ["MatMul"], "optional": True}
     with pytest.raises(RegistryError, match="first and last steps"):
         parse_rules(data, "trt.json")
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for p in FUSION_DIR.glob("*.json") if p.name != "fusion.schema.json")
+)
+def test_shipped_rules_pass_their_schema(path: Path) -> None:
+    # run time skips the schema for speed (it only words errors), so the suite holds the line
+    import jsonschema
+
+    schema = json.loads((FUSION_DIR / "fusion.schema.json").read_text())
+    jsonschema.validate(json.loads(path.read_text()), schema)

@@ -182,3 +182,20 @@ def test_vm_fingerprint_needs_family_and_cpu_count() -> None:
     assert fingerprint_matches(fp, "AMD EPYC", info)
     assert not fingerprint_matches(fp, "AMD EPYC", {**info, "logical_cpus": 8})
     assert not fingerprint_matches(fp, "AMD EPYC 7763 64-Core Processor", info)
+
+
+@pytest.mark.parametrize(
+    "path",
+    HW_FILES + sorted(BUILTIN.glob("*/*/efficiency_curves.json")),
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_shipped_files_pass_json_schema(path: Path) -> None:
+    # the loader words errors with jsonschema but accepts valid files through pydantic alone;
+    # this keeps every shipped file honest against the published schema
+    import json
+
+    import jsonschema
+
+    name = "hardware" if path.name == "hardware.json" else "efficiency_curves"
+    schema = json.loads((BUILTIN / "schema" / f"{name}.schema.json").read_text())
+    jsonschema.validate(json.loads(path.read_text()), schema)

@@ -237,17 +237,8 @@ def test_graph_scales_with_batch() -> None:
     assert ratio == pytest.approx(2 * (160 / 224) ** 2, rel=0.05)
 
 
-_IR_MISSES_FREE_PARAMS = pytest.mark.xfail(
-    reason="IR does not yet count parameters fed to Concat/Add (cls_token, pos_embed)",
-    strict=False,
-)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=_IR_MISSES_FREE_PARAMS) if n == "deit_tiny" else n for n in NAMES],
-)
+@pytest.mark.parametrize("name", NAMES)
 def test_ir_param_count_matches_torch(name: str) -> None:
     n = sum(p.numel() for p in _meta_model(name).parameters())
     assert _seed_cost(name).params == n
