@@ -1,9 +1,9 @@
 """ONNX and torch.fx must tell the same story about the same model.
 
-Each seed model is traced with torch.fx and exported with torch.onnx (opset 17); the two IRs go
-through the same cost model. Constant folding is off in the export so BatchNorm stays a node, as in the
-module: with it on, the exporter folds BN into the preceding Conv and the two files describe
-different computations (MobileNetV2's BN is 2.2% of its FLOPs).
+Each seed model is traced with torch.fx and exported with torch.onnx (opset 17); the two IRs
+go through the same cost model. Constant folding is off in the export so BatchNorm stays a node,
+as in the module: with it on, the exporter folds BN into the preceding Conv and the two files
+describe different computations (MobileNetV2's BN is 2.2% of its FLOPs).
 """
 
 from __future__ import annotations
