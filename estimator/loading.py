@@ -35,9 +35,7 @@ def load_model(
     if isinstance(model, Graph):
         return model
     if isinstance(model, (str, os.PathLike)):
-        return _load_path_or_name(
-            model, input_shapes=input_shapes, batch=batch, name=name
-        )
+        return _load_path_or_name(model, input_shapes=input_shapes, batch=batch, name=name)
     type_name = f"{type(model).__module__}.{type(model).__qualname__}"
     if type_name.startswith("onnx.") and hasattr(model, "graph"):
         from estimator.frontends.onnx_frontend import load_onnx

@@ -24,7 +24,9 @@ def parse_shape_binding(text: str) -> tuple[str, tuple[int, ...]]:
     try:
         shape = tuple(int(d) for d in dims.replace(",", "x").split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"dims of {text!r} must be integers like 1x3x224x224")
+        raise argparse.ArgumentTypeError(
+            f"dims of {text!r} must be integers like 1x3x224x224"
+        ) from None
     if any(d <= 0 for d in shape):
         raise argparse.ArgumentTypeError(f"dims of {text!r} must be positive")
     return name, shape
@@ -34,7 +36,7 @@ def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value

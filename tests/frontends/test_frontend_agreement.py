@@ -64,4 +64,3 @@ def test_frontends_agree_heavy(name: str) -> None:
 def test_every_seed_model_is_covered() -> None:
     assert sorted(FAST + SLOW) == sorted(zoo.names())
     assert len(zoo.names()) >= 13
-
