@@ -30,7 +30,7 @@ def load_model(
 
     ``model`` may be a ``Graph`` (returned as is), a path to an ``.onnx`` file, an
     ``onnx.ModelProto``, a ``torch.nn.Module`` (needs ``example_inputs``), or the name of a model
-    of the built-in zoo (``resnet50``, or a NAS-Bench-201 arch string).
+    of the built-in zoo (``resnet50``) or a NAS-Bench-201 arch string (``|nor_conv_3x3~0|+...``).
     """
     if isinstance(model, Graph):
         return model
@@ -74,10 +74,12 @@ def _load_path_or_name(
         from estimator.frontends.onnx_frontend import load_onnx
 
         return load_onnx(path, input_shapes=input_shapes, batch=batch, name=name)
+    if text.startswith("|") and "~" in text:
+        from estimator.zoo.nb201 import nb201_graph
+
+        return nb201_graph(text, batch=batch or 1)
     from estimator import zoo
 
-    graph_of = getattr(zoo, "graph", None)
-    if graph_of is None:
+    if text not in zoo.names() and (path.suffix or "/" in text):
         raise ModelLoadError(f"{text}: no such file")
-    graph: Graph = graph_of(text, batch=batch or 1)
-    return graph
+    return zoo.graph(text, batch=batch or 1)
