@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/estimate-latency $(DEMO_MODEL)
+	$(VENV)/bin/estimate-latency $(DEMO_MODEL) --hw i7-12700K
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 tests

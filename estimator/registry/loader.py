@@ -247,9 +247,20 @@ def _cache_key(name: str, registry: RegistryArg) -> tuple[str, ...]:
 
 
 def load_hardware(name: str | Hardware, registry: RegistryArg = None) -> Hardware:
-    """The device called ``name`` (folder name, id or alias; case-insensitive)."""
+    """The device called ``name`` (folder name, id or alias; case-insensitive).
+
+    ``host`` means the registry entry whose fingerprint matches the machine this runs on.
+    """
     if isinstance(name, Hardware):
         return name
+    if name.lower() == "host":
+        found = match_host(registry)
+        if found is None:
+            raise RegistryError(
+                f"no registry entry matches this machine ({host.cpu_model_name() or 'unknown CPU'})"
+                "; add one from hardware_registry/template/ (see docs/design/registry.md)"
+            )
+        name = found
     key = _cache_key(name.lower(), registry)
     hit = _FAST.get(key)
     if hit is not None:

@@ -364,3 +364,15 @@ def test_match_host_with_a_user_fingerprint(tmp_path: Path) -> None:
     doc["fingerprint"] = {"cpu_model_regex": "^" + re.escape(host_mod.cpu_model_name()) + "$"}
     write_device(tmp_path, "cpu", "aaa-this-host", doc)
     assert match_host(registry=tmp_path) == "aaa-this-host"
+
+
+def test_host_resolves_to_the_matching_entry_or_says_why() -> None:
+    from estimator.registry.loader import load_hardware as _load
+    from estimator.registry.loader import match_host
+
+    found = match_host()
+    if found is None:
+        with pytest.raises(RegistryError, match="no registry entry matches this machine"):
+            _load("host")
+    else:
+        assert _load("host").id == _load(found).id
