@@ -12,6 +12,7 @@ All functions are ``njit(cache=True)`` so a fresh process loads compiled code fr
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
 import numpy as np
@@ -93,69 +94,16 @@ def _one(
     return tb + o, var, bound
 
 
-@njit(cache=True, error_model="numpy")
-def kernel_times(
+def _kernel_times(
     flops, bytes_, log_flops, log_bytes, ws, cat, dt,
     peak, level_size, level_bw, dram_bw,
     c_knots, c_mean, c_std, c_len, c_inv,
     m_knots, m_mean, m_std, m_len, m_inv, ovh_mean, ovh_std,
 ):  # fmt: skip
-    """Per-kernel (time mean [s], time variance [s^2], bound code) arrays."""
-    n = flops.shape[0]
-    t = np.empty(n)
-    v = np.empty(n)
-    bound = np.empty(n, dtype=np.int8)
-    for k in range(n):
-        t[k], v[k], bound[k] = _one(
-            flops[k], bytes_[k], log_flops[k], log_bytes[k], ws[k], cat[k], dt[k],
-            peak, level_size, level_bw, dram_bw,
-            c_knots, c_mean, c_std, c_len, c_inv,
-            m_knots, m_mean, m_std, m_len, m_inv, ovh_mean, ovh_std,
-        )  # fmt: skip
-    return t, v, bound
+    """Per-kernel (time mean [s], time variance [s^2], bound code) arrays.
 
-
-@njit(cache=True, error_model="numpy")
-def model_totals(
-    offsets, flops, bytes_, log_flops, log_bytes, ws, cat, dt,
-    peak, level_size, level_bw, dram_bw,
-    c_knots, c_mean, c_std, c_len, c_inv,
-    m_knots, m_mean, m_std, m_len, m_inv, ovh_mean, ovh_std,
-    device_sigma,
-):  # fmt: skip
-    """Per-model total (mean [s], variance [s^2]) for models stored back to back.
-
-    Model i owns kernels ``offsets[i]:offsets[i+1]``. Variance = sum of independent kernel
-    variances + (device_sigma * mean)^2, the error shared by every kernel on one device.
+    Compiled twice below: ``prange`` is a plain ``range`` in the serial build.
     """
-    m = offsets.shape[0] - 1
-    mean = np.zeros(m)
-    var = np.zeros(m)
-    for i in range(m):
-        s = 0.0
-        sv = 0.0
-        for k in range(offsets[i], offsets[i + 1]):
-            t, v, _ = _one(
-                flops[k], bytes_[k], log_flops[k], log_bytes[k], ws[k], cat[k], dt[k],
-                peak, level_size, level_bw, dram_bw,
-                c_knots, c_mean, c_std, c_len, c_inv,
-                m_knots, m_mean, m_std, m_len, m_inv, ovh_mean, ovh_std,
-            )  # fmt: skip
-            s += t
-            sv += v
-        mean[i] = s
-        var[i] = sv + (device_sigma * s) ** 2
-    return mean, var
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def kernel_times_parallel(
-    flops, bytes_, log_flops, log_bytes, ws, cat, dt,
-    peak, level_size, level_bw, dram_bw,
-    c_knots, c_mean, c_std, c_len, c_inv,
-    m_knots, m_mean, m_std, m_len, m_inv, ovh_mean, ovh_std,
-):  # fmt: skip
-    """:func:`kernel_times` spread over numba's thread pool (large batches only)."""
     n = flops.shape[0]
     t = np.empty(n)
     v = np.empty(n)
@@ -170,15 +118,18 @@ def kernel_times_parallel(
     return t, v, bound
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
-def model_totals_parallel(
+def _model_totals(
     offsets, flops, bytes_, log_flops, log_bytes, ws, cat, dt,
     peak, level_size, level_bw, dram_bw,
     c_knots, c_mean, c_std, c_len, c_inv,
     m_knots, m_mean, m_std, m_len, m_inv, ovh_mean, ovh_std,
     device_sigma,
 ):  # fmt: skip
-    """:func:`model_totals` with models spread over numba's thread pool."""
+    """Per-model total (mean [s], variance [s^2]) for models stored back to back.
+
+    Model i owns kernels ``offsets[i]:offsets[i+1]``. Variance = sum of independent kernel
+    variances + (device_sigma * mean)^2, the error shared by every kernel on one device.
+    """
     m = offsets.shape[0] - 1
     mean = np.zeros(m)
     var = np.zeros(m)
@@ -197,6 +148,25 @@ def model_totals_parallel(
         mean[i] = s
         var[i] = sv + (device_sigma * s) ** 2
     return mean, var
+
+
+# One body, two builds: the serial one for single models (no thread-pool start-up), the parallel
+# one for large batches. Each build gets its own function object (and qualname) so numba's
+# on-disk cache keeps their machine code apart.
+def _twin(fn: Any, suffix: str) -> Any:
+    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix)
+    twin.__qualname__ = fn.__qualname__ + suffix
+    return twin
+
+
+kernel_times = njit(cache=True, error_model="numpy")(_twin(_kernel_times, "_serial"))
+kernel_times_parallel = njit(cache=True, error_model="numpy", parallel=True)(
+    _twin(_kernel_times, "_parallel")
+)
+model_totals = njit(cache=True, error_model="numpy")(_twin(_model_totals, "_serial"))
+model_totals_parallel = njit(cache=True, error_model="numpy", parallel=True)(
+    _twin(_model_totals, "_parallel")
+)
 
 
 #: Batches at least this large go to the thread pool; below it, waking the pool costs more
