@@ -11,7 +11,7 @@ reorders) match no kernel: their time is reported as unmatched, not spread over 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +23,7 @@ from estimator.calibration.collect import CalibRun
 from estimator.engine.pack import DeviceArrays, pack_device
 from estimator.estimate import Prepared, prepare
 from estimator.frontends.onnx_frontend import load_onnx
+from estimator.partition import Kernel
 from estimator.registry.models import EfficiencyProfile, Hardware, KernelCategory
 
 PARTITION_RUNTIME = "onnxruntime-cpu"
@@ -100,21 +101,31 @@ def level_bandwidth(dev: DeviceArrays, working_set: NDArray[np.float64]) -> NDAr
     return bw
 
 
-_FUSION_SUFFIX = re.compile(r"/\w+Fusion$")
+_FUSION_SUFFIX = re.compile(r"/\w+Fusion/?$")
 _TOKEN = re.compile(r"_token_\d+$")
+#: Suffixes onnxruntime appends to an *output tensor* name to name a node rewritten to the NCHWc
+#: layout: ``<tensor>_nchwc`` (a conv), ``<tensor>_bn_nchwc`` (a BatchNormalization turned into a
+#: depthwise 1x1 conv, with a following Relu fused in). Longest first.
+_TENSOR_SUFFIXES = ("_bn_nchwc", "_nchwc")
+#: Prefix marking a candidate that is a tensor name, not a node name.
+TENSOR = "tensor:"
 
 
 def name_candidates(node_name: str) -> list[str]:
     """ONNX node names a profiled onnxruntime node may stand for, most specific first.
 
     Besides the forms ``estimator.measure.profile`` resolves (``fused X/Rule``, ``<tensor>_nchwc``),
-    onnxruntime 1.2x names some fused nodes ``<first node>/<Rule>Fusion`` (MatMulAddFusion).
+    onnxruntime 1.2x names some fused nodes ``<first node>/<Rule>Fusion`` (MatMulAddFusion), and
+    NCHWc nodes after the tensor they write (returned as ``tensor:<name>``).
     """
     out = [node_name]
     base = _TOKEN.sub("", node_name)
     base = base.removeprefix("fused ")
     out.append(base)
     out.append(_FUSION_SUFFIX.sub("", base))
+    for suffix in _TENSOR_SUFFIXES:
+        if base.endswith(suffix):
+            out.append(TENSOR + base[: -len(suffix)])
     return list(dict.fromkeys(out))
 
 
@@ -135,6 +146,14 @@ def attribute(
             owner.setdefault(s, i)
         for n in k.nodes:
             owner.setdefault(n, i)
+    # Tensor -> owning kernel, for nodes onnxruntime names after an output tensor.
+    for ir_node in prep.graph.nodes:
+        idx = owner.get(ir_node.source) if ir_node.source else None
+        if idx is None:
+            idx = owner.get(ir_node.name)
+        if idx is not None:
+            for t in ir_node.outputs:
+                owner.setdefault(TENSOR + t.name, idx)
     times = np.zeros(len(kernels))
     seen = np.zeros(len(kernels), dtype=bool)
     matched = unmatched = 0.0
@@ -152,6 +171,11 @@ def attribute(
             continue
         times[idx] += us
         seen[idx] = True
+        matched += us
+    distributed = _distribute_by_op(kernels, times, seen, unmatched_ops)
+    for op in distributed:
+        us = unmatched_ops.pop(op)
+        unmatched -= us
         matched += us
     peak, dev = roofs(hw, profile, threads)
     arr = prep.plan.arrays
@@ -182,16 +206,27 @@ def attribute(
     )
 
 
-def attribute_all(
-    runs: Iterable[CalibRun],
-    hw: Hardware,
-    profile: EfficiencyProfile,
-    threads: int,
-    *,
-    statistic: str = "median",
-) -> list[Attribution]:
-    return [attribute(r, hw, profile, threads, statistic=statistic) for r in runs]
-
-
-def points_of(attributions: Sequence[Attribution]) -> list[KernelPoint]:
-    return [p for a in attributions for p in a.points]
+def _distribute_by_op(
+    kernels: Sequence[Kernel],
+    times: NDArray[np.float64],
+    seen: NDArray[np.bool_],
+    unmatched_ops: dict[str, float],
+) -> list[str]:
+    """Give unnamed fused nodes (onnxruntime calls them just ``Gelu``, ``Gelu_token_12``) to the
+    unmeasured kernels formed by the same pattern, in proportion to their bytes (these fused
+    elementwise kernels are memory-bound); returns the op types so distributed. The total is
+    exact, the split between kernels an approximation."""
+    done: list[str] = []
+    for op, us in unmatched_ops.items():
+        idx = [
+            i
+            for i, k in enumerate(kernels)
+            if not seen[i] and op in (*k.fusion.split("+"), k.ops[0]) and k.bytes > 0
+        ]
+        if not idx or us <= 0:
+            continue
+        weight = np.array([kernels[i].bytes for i in idx], dtype=np.float64)
+        times[idx] += us * weight / weight.sum()
+        seen[idx] = True
+        done.append(op)
+    return done

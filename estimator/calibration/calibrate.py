@@ -24,6 +24,7 @@ from estimator.calibration.attribute import Attribution, KernelPoint, prepared
 from estimator.calibration.collect import CalibRun
 from estimator.calibration.fit import CategoryFit, FitOptions, fit_all
 from estimator.engine import lognormal_interval, pack_device, run_kernels
+from estimator.errors import InputError
 from estimator.partition import KernelPlan
 from estimator.registry.host import host_fingerprint
 from estimator.registry.loader import load_priors
@@ -64,7 +65,10 @@ def whole_model(
 ) -> WholeModel:
     """``statistic``: 'median' (wall time, the default), 'p10' (wall) or 'cpu' (median thread CPU
     time, contention-free with one intra-op thread)."""
-    ms = {"median": run.median_ms, "p10": run.p10_ms, "cpu": run.cpu_median_ms}[statistic]
+    figures = {"median": run.median_ms, "p10": run.p10_ms, "cpu": run.cpu_median_ms}
+    if statistic not in figures:
+        raise InputError(f"whole-run statistic must be one of {', '.join(figures)}")
+    ms = figures[statistic]
     name = run.zoo_name or run.model_name
     return WholeModel(name, prepared(run.model_path).plan, ms * 1e-3, att)
 
@@ -195,3 +199,11 @@ def calibrate(
         source=src,
     )
     return Calibration(profile, fits, gap, resid)
+
+
+def peak_excess(points: Sequence[KernelPoint], quantile: float = 0.9) -> float:
+    """How far measured kernels exceed the registry peak: the ``quantile`` of achieved / peak
+    FLOP/s over compute-bound kernels (> 1 means hardware.json's peak is too low, and the curves,
+    capped at 1, will over-predict the fastest kernels)."""
+    ratios = [p.t_compute / p.t for p in points if p.compute_bound and p.t > 0]
+    return float(np.quantile(ratios, quantile)) if ratios else float("nan")

@@ -58,18 +58,18 @@ def _db(path: str | None) -> Path:
     return Path(path) if path else default_db_path()
 
 
-def _hw(name: str) -> Hardware:
+def _hw(name: str, registry: str | None = None) -> Hardware:
     from estimator.registry import load_hardware, match_host
 
     if name == "host":
-        found = match_host()
+        found = match_host(registry)
         if found is None:
             raise InputError(
                 "--hw host: this machine matches no registry device; add one "
                 "(hardware_registry/template/README.md) or name it with --hw"
             )
         name = found
-    return load_hardware(name)
+    return load_hardware(name, registry)
 
 
 def _zoo(text: str) -> list[str] | None:
@@ -88,6 +88,9 @@ def _runtime(text: str) -> None:
 def _common(p: argparse.ArgumentParser, hw: bool = True) -> None:
     if hw:
         p.add_argument("--hw", required=True, help="registry device name, or 'host'")
+        p.add_argument("--registry", help="extra registry folder(s) searched first")
+        p.add_argument("--kernel-stat", default="p10", choices=("p10", "median"),
+                       help="per-kernel time over the profiled runs (default p10)")  # fmt: skip
     p.add_argument("--db", help="results store (default: measure-latency's store)")
     p.add_argument("--threads", default="1", help="intra-op threads, e.g. 1 or 1,2")
 
@@ -103,6 +106,9 @@ def measure_efficiency(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--zoo", default="all", help="zoo models: all, none, or a,b,c")
     p.add_argument("--onnx", nargs="*", default=[], type=Path, help="extra ONNX networks")
     p.add_argument("--min-time", type=float, default=0.25, help="timed seconds per model")
+    p.add_argument("--remeasure", action="store_true", help="measure again models already stored")
+    p.add_argument("--passes", type=int, default=1,
+                   help="measure this many times; the least disturbed pass is used")  # fmt: skip
     args = p.parse_args(argv)
 
     def body() -> int:
@@ -116,7 +122,14 @@ def measure_efficiency(argv: Sequence[str] | None = None) -> int:
             db, quick=args.quick, zoo_models=_zoo(args.zoo), extra=args.onnx, log=_log
         )
         for th in _threads(args.threads):
-            res = collect(paths, db, th, budget=Budget(min_time_s=args.min_time))
+            res = collect(
+                paths,
+                db,
+                th,
+                budget=Budget(min_time_s=args.min_time),
+                force=args.remeasure,
+                passes=args.passes,
+            )
             print(
                 f"threads={th}: measured {len(res.measured)}, already stored {len(res.skipped)}, "
                 f"{res.seconds:.0f} s; store {db}"
@@ -135,8 +148,8 @@ def _fit_points(
     from estimator.calibration.dataset import load_dataset
     from estimator.calibration.fit import fit_all
 
-    hw = _hw(args.hw)
-    ds = load_dataset(_db(args.db), hw, th)
+    hw = _hw(args.hw, args.registry)
+    ds = load_dataset(_db(args.db), hw, th, statistic=args.kernel_stat)
     pts = ds.all_points
     if not pts:
         raise InputError(f"no calibration measurements at threads={th} in {_db(args.db)}")
@@ -222,21 +235,25 @@ def calibrate_hardware(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="reduced sweep grid and zoo subset")
     p.add_argument("--zoo", default=None, help="zoo models (default: all; --quick: 4 small ones)")
     p.add_argument("--no-measure", action="store_true", help="fit what the store already holds")
-    p.add_argument("--whole", default="median", choices=("median", "cpu", "p10"),
-                   help="whole-run statistic for the gap and device_sigma")  # fmt: skip
+    p.add_argument("--whole", default="auto", choices=("auto", "median", "cpu", "p10"),
+                   help="whole-run figure for the gap and device_sigma; auto: thread CPU time "
+                        "at 1 thread, p10 wall time otherwise")  # fmt: skip
     p.add_argument("--out", type=Path, help="folder or file to write (default: the device's)")
     p.add_argument("--note", default="", help="audit note")
+    p.add_argument("--no-gap", action="store_true", help="no whole-model per-kernel gap")
+    p.add_argument("--passes", type=int, default=1,
+                   help="measurement passes; the least disturbed one is used")  # fmt: skip
     args = p.parse_args(argv)
 
     def body() -> int:
-        from estimator.calibration.calibrate import calibrate
+        from estimator.calibration.calibrate import calibrate, peak_excess
         from estimator.calibration.collect import collect
         from estimator.calibration.dataset import load_dataset, model_files
         from estimator.registry import save_profiles
 
         _runtime(args.runtime)
         t0 = time.perf_counter()
-        hw = _hw(args.hw)
+        hw = _hw(args.hw, args.registry)
         db = _db(args.db)
         threads = _threads(args.threads)
         zoo = _zoo(args.zoo) if args.zoo else (QUICK_ZOO if args.quick else None)
@@ -246,18 +263,21 @@ def calibrate_hardware(argv: Sequence[str] | None = None) -> int:
         if not args.no_measure:
             paths = model_files(db, quick=args.quick, zoo_models=zoo, log=_log)
             for th in threads:
-                res = collect(paths, db, th)
+                res = collect(paths, db, th, passes=args.passes)
                 _log(f"threads={th}: measured {len(res.measured)}, reused {len(res.skipped)}")
         profiles = []
         for th in threads:
-            ds = load_dataset(db, hw, th, whole=args.whole, models=zoo)
+            whole = _whole(args.whole, th)
+            ds = load_dataset(db, hw, th, statistic=args.kernel_stat, whole=whole, models=zoo)
             pts = ds.all_points
             if not pts:
                 raise InputError(f"no calibration measurements at threads={th} in {db}")
             _log(
                 f"threads={th}: {len(pts)} kernels, {len(ds.models)} networks; {ds.match_summary()}"
             )
-            cal = calibrate(pts, ds.models, hw, th)
+            cal = calibrate(
+                pts, ds.models, hw, th, use_gap=not args.no_gap, source=_source(args, th)
+            )
             profiles.append(cal.profile)
             print(
                 f"threads={th}: {len(cal.fits)} categories fitted, "
@@ -266,11 +286,35 @@ def calibrate_hardware(argv: Sequence[str] | None = None) -> int:
             )
             for cat, f in cal.fits.items():
                 print(f"  {cat!s:<15} n={f.n_points:<5} R2={f.r2:.3f} resid sd={f.resid_std:.3f}")
+            excess = peak_excess(pts)
+            if excess > 1.0:
+                print(
+                    f"warning: threads={th}: 10% of compute-bound kernels run at >= {excess:.2f}x "
+                    f"the fp32 peak of {hw.id}'s hardware.json; efficiencies are capped at 1, so "
+                    "the peak is too low: correct peak_gflops and refit (--no-measure)"
+                )
         path = save_profiles(out, profiles, device=hw.id, note=args.note or "calibrate_hardware")
         print(f"wrote {path} in {time.perf_counter() - t0:.0f} s")
         return 0
 
     return _run(p.prog, body)
+
+
+def _whole(choice: str, threads: int) -> str:
+    """'auto': CPU time of the calling thread at one thread (all the work runs there, and it
+    excludes time other processes took); the 10th percentile of wall time otherwise."""
+    if choice != "auto":
+        return choice
+    return "cpu" if threads == 1 else "p10"
+
+
+def _source(args: argparse.Namespace, th: int) -> str:
+    return (
+        f"calibrate_hardware --hw {args.hw} --threads {th} --kernel-stat {args.kernel_stat} "
+        f"--whole {_whole(args.whole, th)}{' --no-gap' if args.no_gap else ''}"
+        f"{' --quick' if args.quick else ''}"
+        " (onnxruntime CPU, single-kernel sweeps + zoo networks profiled per node)"
+    )
 
 
 #: Networks --quick calibrates with (small, fast to export and measure, varied categories).
@@ -287,13 +331,15 @@ def validate_calibration(argv: Sequence[str] | None = None) -> int:
     )
     _common(p)
     p.add_argument("--models", default="all", help="networks to validate: all or a,b,c")
-    p.add_argument("--whole", default="median", choices=("median", "cpu", "p10"))
+    p.add_argument("--whole", default="median", choices=("median", "cpu", "p10"),
+                   help="whole-run figure to compare with (default: median wall time)")  # fmt: skip
     p.add_argument("--max-median-error", type=float, help="e.g. 0.10")
     p.add_argument("--min-within15", type=float, help="e.g. 0.80")
     p.add_argument("--min-coverage", type=float, help="e.g. 0.85")
     p.add_argument("--max-mape", type=float)
     p.add_argument("--min-spearman", type=float)
     p.add_argument("--json", type=Path, help="write per-model results and metrics here")
+    p.add_argument("--no-gap", action="store_true", help="no whole-model per-kernel gap")
     args = p.parse_args(argv)
 
     def body() -> int:
@@ -307,7 +353,7 @@ def validate_calibration(argv: Sequence[str] | None = None) -> int:
             metrics,
         )
 
-        hw = _hw(args.hw)
+        hw = _hw(args.hw, args.registry)
         db = _db(args.db)
         wanted = _zoo(args.models)
         thr = Thresholds(
@@ -320,10 +366,12 @@ def validate_calibration(argv: Sequence[str] | None = None) -> int:
         failed: list[str] = []
         report: dict[str, object] = {}
         for th in _threads(args.threads):
-            ds = load_dataset(db, hw, th, whole=args.whole, models=wanted)
+            ds = load_dataset(
+                db, hw, th, statistic=args.kernel_stat, whole=args.whole, models=wanted
+            )
             if len(ds.models) < 2:
                 raise InputError(f"need >= 2 measured networks at threads={th} in {db}")
-            res = leave_one_out(ds.sweep_points, ds.models, hw, th)
+            res = leave_one_out(ds.sweep_points, ds.models, hw, th, use_gap=not args.no_gap)
             m = metrics(res)
             print(f"## {hw.id} onnxruntime fp32 threads={th} (whole-run statistic: {args.whole})")
             print(format_table(res))

@@ -308,8 +308,12 @@ class CalibrationStore:
             raise
         self._conn.execute("COMMIT")
 
-    def calibration_runs(self, threads: int | None) -> list[CalibRun]:
-        """Latest complete calibration run per model at ``threads``."""
+    def calibration_runs(self, threads: int | None, pick: str = "best") -> list[CalibRun]:
+        """One complete calibration run per model at ``threads``: the one with the lowest median
+        whole-run time (``pick='best'``: on a shared machine the fastest of several passes is
+        the least disturbed) or the newest (``pick='latest'``)."""
+        if pick not in ("best", "latest"):
+            raise InputError(f"pick must be 'best' or 'latest', got {pick!r}")
         latest: dict[str, CalibRun] = {}
         for r in self.results.runs(runtime=RUNTIME):
             if r.threads != threads or r.status != "complete" or not r.model_path:
@@ -331,12 +335,16 @@ class CalibrationStore:
             ).fetchone()
             nan = float("nan")
             cpu_med, cpu_p10, load = timing if timing else (nan, nan, nan)
+            median = float(stats.get("p50_ms", float("nan")))
+            prev = latest.get(r.model_name)
+            if pick == "best" and prev is not None and not median < prev.median_ms:
+                continue
             latest[r.model_name] = CalibRun(
                 run_id=r.id,
                 model_name=r.model_name,
                 model_path=r.model_path,
                 threads=r.threads,
-                median_ms=float(stats.get("p50_ms", float("nan"))),
+                median_ms=median,
                 p10_ms=float(np.percentile(self.results.samples(r.id), 10)),
                 nodes=tuple(NodeStat(*row) for row in rows),
                 cpu_median_ms=float(cpu_med),
@@ -430,8 +438,12 @@ def collect(
     budget: Budget | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    force: bool = False,
+    passes: int = 1,
 ) -> CollectResult:
-    """Measure every model file in ``paths`` at ``threads`` (skipping ones already stored)."""
+    """Measure every model file in ``paths`` at ``threads``, skipping ones already stored unless
+    ``force``. ``passes`` > 1 measures everything again that many times in all (calibration then
+    reads each model's least disturbed pass, see :meth:`CalibrationStore.calibration_runs`)."""
     b = budget or Budget()
     t0 = time.perf_counter()
     measured: list[str] = []
@@ -441,14 +453,20 @@ def collect(
         from tqdm import tqdm
 
         bar = tqdm(
-            total=len(paths), unit="model", desc=f"measuring ({threads} thr)", file=sys.stderr
+            total=len(paths) * passes,
+            unit="model",
+            desc=f"measuring ({threads} thr)",
+            file=sys.stderr,
         )
+    if passes < 1:
+        raise InputError(f"passes must be >= 1, got {passes}")
     with CalibrationStore(db) as store:
-        for path in paths:
+        for path in [p for k in range(passes) for p in paths]:
+            repeat = len(measured) + len(skipped) >= len(paths)
             name = path.stem
             if bar is not None:
                 bar.set_postfix_str(name[-40:])
-            if store.has(file_hash(path), threads):
+            if not force and not repeat and store.has(file_hash(path), threads):
                 skipped.append(name)
             else:
                 m, timing = time_model(path, threads, b)

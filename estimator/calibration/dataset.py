@@ -101,17 +101,20 @@ def load_dataset(
     hw: Hardware,
     threads: int,
     *,
-    statistic: str = "median",
+    statistic: str = "p10",
     whole: str = "median",
     models: Sequence[str] | None = None,
+    pick: str = "best",
 ) -> Dataset:
     """Attributed sweeps and networks measured at ``threads`` (``models``: zoo names to keep).
 
-    ``statistic`` picks the per-node time ('median' or 'p10'), ``whole`` the whole-run figure
+    ``statistic`` picks the per-node time over the profiled runs: 'p10' (default; a kernel longer
+    than a scheduler slice is preempted in most runs on a shared machine, so its median measures
+    the load; see docs/calibration.md) or 'median'. ``whole`` picks the whole-run figure
     ('median', 'p10' or 'cpu', see :func:`whole_model`)."""
     prior = load_priors(hw.type)
     with CalibrationStore(db) as store:
-        runs = store.calibration_runs(threads)
+        runs = store.calibration_runs(threads, pick)
     sweeps: list[Attribution] = []
     nets: list[WholeModel] = []
     for run in runs:

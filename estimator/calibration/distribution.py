@@ -41,7 +41,10 @@ class DistributionStats:
         return not math.isnan(self.shapiro_p) and self.shapiro_p >= alpha
 
     def homoscedastic(self, alpha: float = 0.05) -> bool:
-        return not math.isnan(self.bp_p) and self.bp_p >= alpha
+        """Neither Breusch-Pagan nor Spearman(|resid|, size) rejects constant spread."""
+        if math.isnan(self.bp_p):
+            return False
+        return self.bp_p >= alpha and (math.isnan(self.spearman_p) or self.spearman_p >= alpha)
 
 
 def breusch_pagan(resid: ArrayLike, x: ArrayLike) -> tuple[float, float]:

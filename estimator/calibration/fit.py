@@ -221,13 +221,17 @@ def _curve(
 
 
 def _overhead(d: _Data, t_pred: Array, bound: NDArray[np.int8], ov: float) -> MeanStd:
-    """Overhead with the spread of the absolute error of the kernels it dominates (or the
-    smallest quarter of kernels when it dominates none)."""
+    """Overhead with the spread of the absolute error of the kernels it dominates. When it
+    dominates none, the relative error of the smallest quarter of kernels scaled to the overhead
+    (their absolute error belongs to the curves, whose std already carries it)."""
     sel = bound == 2
-    if not sel.any():
+    if sel.any():
+        err = (d.t[sel] - t_pred[sel]) * _US
+        std = float(np.sqrt(np.mean(err * err)))
+    else:
         sel = d.t <= np.quantile(d.t, 0.25)
-    err = (d.t[sel] - t_pred[sel]) * _US
-    std = float(np.sqrt(np.mean(err * err)))
+        rel = np.log(d.t[sel] / t_pred[sel])
+        std = ov * _US * float(np.sqrt(np.mean(rel * rel)))
     return MeanStd(mean=ov * _US, std=std, n=int(sel.sum()))
 
 

@@ -96,21 +96,27 @@ def _model(
 
 
 def conv_model(
-    name: str, cin: int, cout: int, res: int, k: int, stride: int, group: int = 1
+    name: str,
+    cin: int,
+    cout: int,
+    res: int,
+    k: int | tuple[int, int],
+    stride: int,
+    group: int = 1,
 ) -> onnx.ModelProto:
-    """Conv (with bias, 'same' padding) on a [1, cin, res, res] input."""
+    """Conv (with bias, 'same' padding) on a [1, cin, res, res] input; ``k`` square or (kh, kw)."""
+    kh, kw = (k, k) if isinstance(k, int) else k
     rng = _rng(name)
-    w = _weight(rng, "w", (cout, cin // group, k, k))
+    w = _weight(rng, "w", (cout, cin // group, kh, kw))
     b = _weight(rng, "b", (cout,))
-    pad = k // 2
     node = helper.make_node(
         "Conv",
         ["x", "w", "b"],
         ["y"],
         name="conv",
-        kernel_shape=[k, k],
+        kernel_shape=[kh, kw],
         strides=[stride, stride],
-        pads=[pad] * 4,
+        pads=[kh // 2, kw // 2, kh // 2, kw // 2],
         group=group,
     )
     return _model(name, [node], [("x", (1, cin, res, res))], [("y", None)], [w, b])
@@ -195,7 +201,8 @@ def concat_model(name: str, c: int, res: int) -> onnx.ModelProto:
 
 def _conv_cases() -> list[SweepCase]:
     out: list[SweepCase] = []
-    dense = [  # (cin, cout, res, k, stride): ResNet/VGG/stem-like shapes, 1e5..1e10 FLOPs
+    dense: list[tuple[int, int, int, int | tuple[int, int], int]] = [
+        # (cin, cout, res, k, stride): ResNet/VGG/stem-like shapes, 1e5..1e9 FLOPs
         (3, 16, 56, 3, 2),
         (3, 32, 224, 3, 2),
         (3, 64, 224, 7, 2),
@@ -211,9 +218,21 @@ def _conv_cases() -> list[SweepCase]:
         (8, 8, 14, 3, 1),
         (64, 64, 14, 5, 1),
         (32, 64, 112, 3, 1),
+        # Large (0.1-1 GFLOP) and asymmetric kernels, as in ResNet/Inception/DenseNet stages.
+        (64, 192, 56, 3, 1),
+        (128, 256, 28, 3, 1),
+        (48, 64, 35, 5, 1),
+        (96, 96, 35, 3, 1),
+        (128, 32, 28, 3, 1),
+        (192, 192, 17, (1, 7), 1),
+        (192, 192, 17, (7, 1), 1),
+        (384, 384, 8, (1, 3), 1),
+        (384, 384, 8, (3, 1), 1),
+        (448, 384, 8, 3, 1),
     ]
     for i, (ci, co, r, k, s) in enumerate(dense):
-        name = f"{PREFIX}conv_dense/c{ci}x{co}-r{r}-k{k}-s{s}"
+        ktag = f"{k}" if isinstance(k, int) else f"{k[0]}x{k[1]}"
+        name = f"{PREFIX}conv_dense/c{ci}x{co}-r{r}-k{ktag}-s{s}"
         out.append(
             SweepCase(
                 name,
@@ -236,6 +255,9 @@ def _conv_cases() -> list[SweepCase]:
         (512, 2048, 7),
         (1024, 256, 14),
         (8, 8, 8),
+        (64, 256, 56),
+        (512, 128, 28),
+        (128, 32, 56),
     ]
     for i, (ci, co, r) in enumerate(pointwise):
         name = f"{PREFIX}conv_pointwise/c{ci}x{co}-r{r}"
@@ -307,6 +329,11 @@ def _gemm_cases() -> list[SweepCase]:
         (512, 1024, 1024),
         (1024, 64, 64),
         (8, 16, 16),
+        # Token-major MLP/projection shapes of ConvNeXt/ViT stages (M = tokens).
+        (3136, 96, 384),
+        (784, 192, 768),
+        (196, 384, 1536),
+        (49, 768, 3072),
     ]
     out: list[SweepCase] = []
     for i, (m, k, n) in enumerate(shapes):

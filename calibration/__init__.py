@@ -1,0 +1,1 @@
+"""Calibration scripts, each runnable as ``python calibration/<name>.py``."""
