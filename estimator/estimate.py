@@ -27,7 +27,7 @@ from estimator.engine import (
     run_models,
 )
 from estimator.engine.layout import DTYPE_INDEX, DTYPE_KEYS
-from estimator.errors import InputError
+from estimator.errors import EstimatorError, InputError
 from estimator.ir.graph import Graph
 from estimator.loading import load_model
 from estimator.partition import KernelPlan, load_rules, partition
@@ -234,6 +234,29 @@ def _check_peak(device: Hardware, dev: DeviceArrays, arrays: KernelArrays) -> No
             f"hardware '{device.id}' has no peak for {', '.join(missing)}; "
             f"available: {', '.join(sorted(device.peak_gflops))}"
         )
+
+
+def preload(
+    hw: str | Hardware,
+    *,
+    runtime: str | None = None,
+    dtype: str = "fp32",
+    threads: int | None = None,
+    registry: Any = None,
+) -> None:
+    """Load the device and the engine's compiled code ahead of :func:`estimate`.
+
+    Loading numba's cached machine code is most of a cold start; a caller that still has a model
+    to parse (the CLI) runs this in a thread meanwhile. Errors are left for :func:`estimate` to
+    report.
+    """
+    try:
+        rules = load_rules(runtime or default_runtime(hw, registry))
+        _, _, dev = _device(hw, rules.runtime, _dtype_key(dtype), threads, registry)
+        one = KernelArrays.build([1.0], [1.0], [1.0], [0], [DTYPE_INDEX["fp32"]])
+        run_kernels(one, dev)
+    except EstimatorError:
+        pass
 
 
 #: Runtime family assumed when the caller names none: what such a device usually runs.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from collections.abc import Sequence
 
 from estimator.cli.common import parse_shape_binding, positive_int, run_guarded, wants_debug
@@ -88,6 +89,14 @@ def _cost_only(args: argparse.Namespace, shapes: dict[str, tuple[int, ...]] | No
     return 0
 
 
+def _preload(
+    hw: str, runtime: str | None, dtype: str, threads: int | None, registry: str | None
+) -> None:
+    from estimator.estimate import preload
+
+    preload(hw, runtime=runtime, dtype=dtype, threads=threads, registry=registry)
+
+
 def _estimate(args: argparse.Namespace, shapes: dict[str, tuple[int, ...]] | None) -> int:
     from estimator.estimate import estimate
     from estimator.loading import load_model
@@ -98,7 +107,15 @@ def _estimate(args: argparse.Namespace, shapes: dict[str, tuple[int, ...]] | Non
         devices.insert(0, args.hw)
     if not devices:
         raise InputError("--hw/--compare name no device")
+    # Load numba's cached engine in a thread while the model is parsed (most of a cold start).
+    warm = threading.Thread(
+        target=_preload,
+        args=(devices[0], args.runtime, args.dtype, args.threads, args.registry),
+        daemon=True,
+    )
+    warm.start()
     graph = load_model(args.model, input_shapes=shapes, batch=args.batch)
+    warm.join()
     results = [
         estimate(
             graph,
