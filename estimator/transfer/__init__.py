@@ -8,6 +8,7 @@ from estimator.transfer.api import (
     cli_from_latencies,
     fit_from_latencies,
 )
+from estimator.transfer.columns import ColumnSetup, column_setup, prior_for
 from estimator.transfer.csvio import (
     LatencyTable,
     Measurement,
@@ -16,15 +17,14 @@ from estimator.transfer.csvio import (
     read_measurements,
 )
 from estimator.transfer.fewshot import DEFAULT_PARAMS, FewShotFit, ParamSpec, fit, prior_widths
-from estimator.transfer.nb201_estimate import estimate_nb201
+from estimator.transfer.kernel_set import KernelSet, kernel_set_from_arrays, merge
+from estimator.transfer.nb201_estimate import estimate_kernel_set, estimate_nb201
 from estimator.transfer.nb201_fast import (
-    KernelSet,
     nb201_graph_for,
     nb201_kernel_set,
     nb201_reference_graph,
 )
 from estimator.transfer.references import resolve_plan, resolve_references
-from estimator.transfer.setup import ColumnSetup, column_setup, prior_for
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -37,10 +37,13 @@ __all__ = [
     "calibrate_from_latencies",
     "cli_from_latencies",
     "column_setup",
+    "estimate_kernel_set",
     "estimate_nb201",
     "fit",
     "fit_from_latencies",
+    "kernel_set_from_arrays",
     "load_latency_table",
+    "merge",
     "nb201_graph_for",
     "nb201_kernel_set",
     "nb201_reference_graph",

@@ -13,10 +13,10 @@ from numpy.typing import NDArray
 from estimator.errors import InputError
 from estimator.registry.loader import HARDWARE_FILE, save_profiles
 from estimator.registry.models import EfficiencyProfile, Hardware
+from estimator.transfer.columns import prior_for
 from estimator.transfer.csvio import quantum_of, read_measurements
 from estimator.transfer.fewshot import FewShotFit, fit
 from estimator.transfer.references import resolve_references
-from estimator.transfer.setup import prior_for
 
 
 def _pick(n: int, shots: int | None, seed: int) -> NDArray[np.int64]:
@@ -92,6 +92,8 @@ def cli_from_latencies(
     Input errors print one line and return 2.
     """
     try:
+        if shots == 0:
+            raise InputError("--shots 0 fits nothing (the prior is used without a file)")
         rows = read_measurements(csv_path)
         f = fit_from_latencies(
             hw,
@@ -101,12 +103,10 @@ def cli_from_latencies(
             batch=[r.batch for r in rows],
             shots=shots,
         )
-        profile = f.to_profile().model_copy(
-            update={
-                "provenance": f.to_profile().provenance.model_copy(
-                    update={"source": f"{f.to_profile().provenance.source}; from {csv_path}"}
-                )
-            }
+        fitted = f.to_profile()
+        source = f"{fitted.provenance.source}; from {csv_path}"
+        profile = fitted.model_copy(
+            update={"provenance": fitted.provenance.model_copy(update={"source": source})}
         )
         folder = _target_folder(f.hw, out_registry)
         path = save_profiles(folder, [profile], device=f.hw.id, note=f"from-latencies {csv_path}")

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -44,14 +45,18 @@ from estimator.registry.models import (
     MeanStd,
     Provenance,
 )
-from estimator.transfer.nb201_fast import KernelSet
+from estimator.transfer.kernel_set import KernelSet
 
-Kind = str  # "compute" | "memory" | "overhead" | "time"
+Kind = Literal["compute", "memory", "overhead", "time"]
 KINDS: tuple[str, ...] = ("compute", "memory", "overhead", "time")
 
 #: Relative per-model error assumed for the log-latency residuals (model misfit + run-to-run
 #: noise) when fitting. A fit hyper-parameter, not a device number; callers may override it.
 DEFAULT_SIGMA = 0.05
+#: Weight (in observations) of ``sigma`` when the residual scale used for intervals is
+#: re-estimated from the fit's own residuals: with few points sigma stays near the default,
+#: with many the residuals decide.
+SIGMA_PSEUDO_COUNT = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +68,19 @@ class ParamSpec:
     #: None: every category.
     categories: tuple[KernelCategory, ...] | None = None
 
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise InputError(f"parameter {self.name!r}: kind {self.kind!r} not in {KINDS}")
+
 
 _C = KernelCategory
 DEFAULT_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("compute", "compute"),
     ParamSpec("memory", "memory"),
     ParamSpec("overhead", "overhead"),
+    # conv efficiency departs from the prior per conv kind (3x3 vs 1x1 kernels of a library)
+    ParamSpec("compute_conv_dense", "compute", (_C.CONV_DENSE,)),
+    ParamSpec("compute_conv_pointwise", "compute", (_C.CONV_POINTWISE,)),
     ParamSpec("conv_dense", "time", (_C.CONV_DENSE,)),
     ParamSpec("conv_pointwise", "time", (_C.CONV_POINTWISE,)),
     ParamSpec("pooling", "time", (_C.POOLING,)),
@@ -203,6 +215,7 @@ class FewShotFit:
     theta: NDArray[np.float64]
     cov: NDArray[np.float64]
     prior_tau: NDArray[np.float64]
+    #: Residual sd of log latency used for intervals (>= the fit's ``sigma``).
     sigma: float
     k: int
     prior: EfficiencyProfile
@@ -400,20 +413,29 @@ def fit(
         jd = np.asarray(counts @ d) / (total * s_i)[:, None]
         return np.vstack([jd, np.diag(1.0 / tau)])
 
-    best = None
+    best: tuple[float, NDArray[np.float64]] | None = None
     for x0 in _starts(model, counts, y * 1e-3, params, mu):
         res = least_squares(residuals, x0, jac=jacobian, method="trf", x_scale="jac")
-        if best is None or res.cost < best.cost:
-            best = res
+        if best is None or float(res.cost) < best[0]:
+            best = (float(res.cost), res.x)
     assert best is not None
-    theta = best.x
-    j = jacobian(theta)
-    cov = np.asarray(np.linalg.pinv(j.T @ j), dtype=np.float64)
+    theta = best[1]
     t, d = model.kernel_times(theta, jac=True)
     assert d is not None
     total = np.asarray(counts @ t).reshape(-1)
+    resid = np.log(total) - log_y
+    rms = float(np.sqrt(np.mean(resid**2)))
+    # Residual scale for the intervals: posterior mean of sigma^2 under a scaled-inv-chi^2
+    # prior worth SIGMA_PSEUDO_COUNT observations at ``sigma``; never below ``sigma``.
+    s_hat = float(
+        np.sqrt((np.sum(resid**2) + SIGMA_PSEUDO_COUNT * sigma**2) / (y.size + SIGMA_PSEUDO_COUNT))
+    )
+    s_hat = max(s_hat, sigma)
     grad = np.asarray(counts @ d) / total[:, None]
-    rms = float(np.sqrt(np.mean((np.log(total) - log_y) ** 2)))
+    jd = grad / (s_i * (s_hat / sigma))[:, None]
+    j = np.vstack([jd, np.diag(1.0 / tau)])
+    cov = np.asarray(np.linalg.pinv(j.T @ j), dtype=np.float64)
+    common["sigma"] = s_hat
     return FewShotFit(
         theta=theta,
         cov=cov,

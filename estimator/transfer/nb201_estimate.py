@@ -17,7 +17,8 @@ from estimator.engine import lognormal_interval, pack_device, run_kernels
 from estimator.estimate import BatchEstimate
 from estimator.registry.loader import load_hardware, load_profile
 from estimator.registry.models import EfficiencyProfile, Hardware
-from estimator.transfer.nb201_fast import KernelSet, nb201_kernel_set
+from estimator.transfer.kernel_set import KernelSet
+from estimator.transfer.nb201_fast import nb201_kernel_set
 
 _S_TO_MS = 1e3
 

@@ -22,7 +22,6 @@ matrix over ~1,400 unique kernels; the engine runs once on the unique kernels.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -37,6 +36,7 @@ from estimator.ir.dtypes import DType
 from estimator.ir.graph import Graph, Node
 from estimator.ir.tensor import TensorInfo
 from estimator.partition import load_rules, partition
+from estimator.transfer.kernel_set import KernelSet, kernel_set_from_arrays
 from estimator.zoo.nb201_ir import (
     CELLS_PER_STAGE,
     EDGES,
@@ -45,6 +45,7 @@ from estimator.zoo.nb201_ir import (
     REDUCTION_CELLS,
     RESOLUTION,
     STEM_CHANNELS,
+    nb201_all_archs,
     parse_arch,
 )
 
@@ -256,56 +257,6 @@ def nb201_graph_for(arch: str, batch: int = 1, semantics: str = "reference") -> 
 
 
 @dataclass(frozen=True, slots=True)
-class KernelSet:
-    """Many models over one table of unique kernels: model i runs ``counts[i, u]`` copies of u.
-
-    Model totals are ``counts @ kernel_times``: exact, because a model's latency is the sum of
-    its kernels' times and identical kernels (same FLOPs, bytes, working set, category, dtype)
-    take identical time on a device.
-    """
-
-    names: tuple[str, ...]
-    kernels: KernelArrays
-    counts: sp.csr_matrix
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def subset(self, rows: Sequence[int] | np.ndarray) -> KernelSet:
-        idx = np.asarray(rows, dtype=np.int64)
-        return KernelSet(
-            tuple(self.names[i] for i in idx), self.kernels, sp.csr_matrix(self.counts[idx])
-        )
-
-
-_KEY_COLS = 5
-
-
-def _kernel_keys(k: KernelArrays) -> np.ndarray:
-    return np.column_stack(
-        [k.flops, k.bytes, k.working_set, k.category.astype(np.float64), k.dtype]
-    ).astype(np.float64)
-
-
-def kernel_set_from_arrays(names: Sequence[str], parts: Sequence[KernelArrays]) -> KernelSet:
-    """Deduplicate the kernels of ``parts`` (one KernelArrays per model) into a KernelSet."""
-    if len(names) != len(parts):
-        raise ValueError("one name per model")
-    allk = KernelArrays.concat(list(parts)) if parts else KernelArrays.build([], [], [], [], [])
-    keys = _kernel_keys(allk)
-    if len(allk):
-        uniq, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    else:
-        uniq, first, inverse = np.zeros((0, _KEY_COLS)), np.zeros(0, int), np.zeros(0, int)
-    inverse = np.asarray(inverse).reshape(-1)
-    rows = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
-    counts = sp.csr_matrix((np.ones(len(rows)), (rows, inverse)), shape=(len(parts), uniq.shape[0]))
-    cols = allk.columns()
-    kernels = KernelArrays(*(np.ascontiguousarray(c[first]) for c in cols))
-    return KernelSet(tuple(names), kernels, counts)
-
-
-@dataclass(frozen=True, slots=True)
 class _Table:
     """Unique reference-semantics kernels of one (batch, runtime) and where each block sits."""
 
@@ -365,18 +316,12 @@ def nb201_kernel_set(
     _check_batch(batch)
     canon = load_rules(runtime).runtime
     if archs is None:
-        archs = [_arch_of(ops) for ops in itertools.product(OPS, repeat=len(EDGES))]
+        archs = nb201_all_archs()
     parsed = [parse_arch(a) for a in archs]
     if semantics == "reference" and fuses_nothing(canon):
         return _fast_set(list(archs), parsed, batch, canon)
     parts = [partition(nb201_graph_for(a, batch, semantics), canon).arrays for a in archs]
     return kernel_set_from_arrays(list(archs), parts)
-
-
-def _arch_of(ops: Sequence[str]) -> str:
-    from estimator.zoo.nb201_ir import arch_string
-
-    return arch_string(ops)
 
 
 def _fast_set(
@@ -396,8 +341,6 @@ def _fast_set(
         ),
         shape=(len(archs), edge_mat.shape[0]),
     )
-    counts = onehot @ sp.csr_matrix(edge_mat)
-    counts = sp.csr_matrix(
-        counts + sp.csr_matrix(np.ones((len(archs), 1))) @ sp.csr_matrix(t.fixed[None, :])
-    )
-    return KernelSet(tuple(archs), t.kernels, counts)
+    # few unique kernels (~30), so the dense (archs x kernels) product is small
+    dense = np.asarray((onehot @ sp.csr_matrix(edge_mat)).todense()) + t.fixed[None, :]
+    return KernelSet(tuple(archs), t.kernels, sp.csr_matrix(dense))

@@ -9,17 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
-from estimator.engine.pack import KernelArrays
 from estimator.errors import InputError
 from estimator.partition import KernelPlan, load_rules, partition
-from estimator.transfer.nb201_fast import (
-    KernelSet,
-    kernel_set_from_arrays,
-    nb201_graph_for,
-    nb201_kernel_set,
-)
+from estimator.transfer.kernel_set import KernelSet, kernel_set_from_arrays, merge
+from estimator.transfer.nb201_fast import nb201_graph_for, nb201_kernel_set
 
 
 def is_nb201(ref: str) -> bool:
@@ -40,25 +34,6 @@ def resolve_plan(
     graph = load_model(ref, batch=batch)
     cost = analyze_graph(graph)
     return partition(graph, canon, costs={nc.node.name: nc.cost for nc in cost.nodes})
-
-
-def merge(sets: Sequence[KernelSet]) -> KernelSet:
-    """Models of ``sets`` in order, over the concatenated kernel tables."""
-    if len(sets) == 1:
-        return sets[0]
-    kernels = KernelArrays.concat([s.kernels for s in sets])
-    widths = [len(s.kernels) for s in sets]
-    total = int(sum(widths))
-    blocks = []
-    offset = 0
-    for s, w in zip(sets, widths, strict=True):
-        left = sp.csr_matrix((len(s), offset))
-        right = sp.csr_matrix((len(s), total - offset - w))
-        blocks.append(sp.hstack([left, s.counts, right]))
-        offset += w
-    counts = sp.csr_matrix(sp.vstack(blocks)) if blocks else sp.csr_matrix((0, total))
-    names = tuple(n for s in sets for n in s.names)
-    return KernelSet(names, kernels, counts)
 
 
 def resolve_references(

@@ -1,0 +1,85 @@
+"""Many models over one table of unique kernels: the shape fits and batch estimates work on.
+
+A model's latency is the sum of its kernels' times, and identical kernels (same FLOPs, bytes,
+working set, category, dtype) take identical time on a device, so a set of models is a table of
+distinct kernels plus a sparse count matrix; totals are one sparse product.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from estimator.engine.pack import KernelArrays
+
+
+@dataclass(frozen=True, slots=True)
+class KernelSet:
+    """Many models over one table of unique kernels: model i runs ``counts[i, u]`` copies of u.
+
+    Model totals are ``counts @ kernel_times``: exact, because a model's latency is the sum of
+    its kernels' times and identical kernels (same FLOPs, bytes, working set, category, dtype)
+    take identical time on a device.
+    """
+
+    names: tuple[str, ...]
+    kernels: KernelArrays
+    counts: sp.csr_matrix
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def subset(self, rows: Sequence[int] | np.ndarray) -> KernelSet:
+        idx = np.asarray(rows, dtype=np.int64)
+        return KernelSet(
+            tuple(self.names[i] for i in idx), self.kernels, sp.csr_matrix(self.counts[idx])
+        )
+
+
+_KEY_COLS = 5
+
+
+def _kernel_keys(k: KernelArrays) -> np.ndarray:
+    return np.column_stack(
+        [k.flops, k.bytes, k.working_set, k.category.astype(np.float64), k.dtype]
+    ).astype(np.float64)
+
+
+def kernel_set_from_arrays(names: Sequence[str], parts: Sequence[KernelArrays]) -> KernelSet:
+    """Deduplicate the kernels of ``parts`` (one KernelArrays per model) into a KernelSet."""
+    if len(names) != len(parts):
+        raise ValueError("one name per model")
+    allk = KernelArrays.concat(list(parts)) if parts else KernelArrays.build([], [], [], [], [])
+    keys = _kernel_keys(allk)
+    if len(allk):
+        uniq, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    else:
+        uniq, first, inverse = np.zeros((0, _KEY_COLS)), np.zeros(0, int), np.zeros(0, int)
+    inverse = np.asarray(inverse).reshape(-1)
+    rows = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+    counts = sp.csr_matrix((np.ones(len(rows)), (rows, inverse)), shape=(len(parts), uniq.shape[0]))
+    cols = allk.columns()
+    kernels = KernelArrays(*(np.ascontiguousarray(c[first]) for c in cols))
+    return KernelSet(tuple(names), kernels, counts)
+
+
+def merge(sets: Sequence[KernelSet]) -> KernelSet:
+    """Models of ``sets`` in order, over the concatenated kernel tables."""
+    if len(sets) == 1:
+        return sets[0]
+    kernels = KernelArrays.concat([s.kernels for s in sets])
+    widths = [len(s.kernels) for s in sets]
+    total = int(sum(widths))
+    blocks = []
+    offset = 0
+    for s, w in zip(sets, widths, strict=True):
+        left = sp.csr_matrix((len(s), offset))
+        right = sp.csr_matrix((len(s), total - offset - w))
+        blocks.append(sp.hstack([left, s.counts, right]))
+        offset += w
+    counts = sp.csr_matrix(sp.vstack(blocks)) if blocks else sp.csr_matrix((0, total))
+    names = tuple(n for s in sets for n in s.names)
+    return KernelSet(names, kernels, counts)

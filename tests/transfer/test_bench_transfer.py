@@ -1,0 +1,67 @@
+"""tools/bench_transfer.py in --quick mode on a synthetic latency table."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from estimator.transfer import estimate_nb201
+from estimator.zoo.nb201 import random_archs
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "bench_transfer.py"
+
+
+def _tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_transfer", TOOL)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("bench_transfer", mod)  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _table(tmp_path: Path, n: int = 120) -> Path:
+    archs = random_archs(n, seed=12)
+    # a device 4x slower than the GPU prior, with 2% noise: the fit must rank it well
+    y = 4.0 * estimate_nb201("gtx-1080-ti", archs).latency_ms
+    y *= np.exp(np.random.default_rng(0).normal(0, 0.02, n))
+    lines = ["nb201_index,arch_str,1080ti_1"]
+    lines += [f"{i},{a},{v:.4f}" for i, (a, v) in enumerate(zip(archs, y, strict=True))]
+    p = tmp_path / "latency_ms.csv"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def test_quick_run_writes_tables(tmp_path: Path) -> None:
+    tool = _tool()
+    csv_path = _table(tmp_path)
+    md, js = tmp_path / "r.md", tmp_path / "r.json"
+    argv = ["--csv", str(csv_path), "--quick", "--pool", "0:60", "--query", "60:120"]
+    rc = tool.main([*argv, "--out", str(md), "--json", str(js)])
+    assert rc == 0
+    text = md.read_text()
+    assert "| 1080ti_1 | gtx-1080-ti |" in text and "Targets at k=10" in text
+    data = json.loads(js.read_text())
+    col = data["columns"][0]
+    # trimming to the 10th-90th percentile keeps 48-49 of 60 rows (np.percentile interpolates)
+    assert 46 <= col["n_pool"] <= 50
+    assert np.mean(col["rho"]["10"]) > 0.9
+    assert np.mean(col["rho"]["10"]) > col["flops_rho"]
+    assert np.mean(col["mape"]["10"]) < 0.05
+    assert len(col["rho"]["10"]) == 2 and len(col["rho"]["0"]) == 1
+
+
+def test_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tool = _tool()
+    csv_path = _table(tmp_path, n=20)
+    assert tool.main(["--csv", str(csv_path), "--quick"]) == 2
+    assert "protocol needs 1900" in capsys.readouterr().err
+    argv = ["--csv", str(csv_path), "--pool", "0:10", "--query", "10:20", "--columns", "nope"]
+    assert tool.main(argv) == 2
+    assert "no column 'nope'" in capsys.readouterr().err

@@ -1,0 +1,438 @@
+"""Few-shot transfer benchmark on the NAS-Bench-201 latency table (13 device columns).
+
+Protocol (docs/transfer.md): per device column, calibration pool = rows 0-899, query = rows
+900-1899, each trimmed to its 10th-90th latency percentile on that column. For k in
+{0, 5, 10, 20, 50}: 10 seeded draws of k pool rows; fit; report Spearman rho and MAPE on the
+query set (mean and std over draws), next to FLOPs-only and params-only baselines (rank
+correlation of FLOPs / params with latency; MAPE of FLOPs times one scale fitted on the same k).
+
+    .venv/bin/python tools/bench_transfer.py --out docs/transfer_results.md --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.stats import spearmanr
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from estimator.errors import InputError  # noqa: E402
+from estimator.transfer import (  # noqa: E402
+    DEFAULT_PARAMS,
+    ParamSpec,
+    column_setup,
+    fit,
+    load_latency_table,
+    nb201_kernel_set,
+    prior_for,
+)
+from estimator.transfer.baselines import nb201_flops_params  # noqa: E402
+from estimator.transfer.nb201_fast import SEMANTICS  # noqa: E402
+from estimator.zoo.nb201_ir import OPS, parse_arch  # noqa: E402
+
+DEFAULT_CSV = REPO.parent / "shared" / "data" / "nasbench201" / "latency_ms.csv"
+POOL = (0, 900)
+QUERY = (900, 1900)
+SHOTS = (0, 5, 10, 20, 50)
+DRAWS = 10
+TARGET_K = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnResult:
+    column: str
+    hardware: str
+    runtime: str
+    batch: int
+    semantics: str
+    n_pool: int
+    n_query: int
+    flops_rho: float
+    params_rho: float
+    #: Least-squares latency per edge op (ms, summed over the 15 cells) fitted on the whole
+    #: trimmed pool, and its query Spearman: evidence for the semantics and a ceiling for
+    #: models that see only which op sits on which edge.
+    edge_ms: dict[str, float]
+    edge_rho: float
+    #: k -> per-draw Spearman rho / MAPE of the fit and MAPE of the FLOPs-scale baseline.
+    rho: dict[int, list[float]]
+    mape: dict[int, list[float]]
+    flops_mape: dict[int, list[float]]
+    coverage: dict[int, list[float]]
+    #: Geometric mean over draws of the fitted scales at the largest k.
+    scales: dict[str, float]
+    seconds: float
+
+
+def trimmed(y: NDArray[np.float64], lo: int, hi: int) -> NDArray[np.int64]:
+    """Rows lo..hi-1 whose latency lies within their 10th-90th percentile."""
+    idx = np.arange(lo, hi)
+    p10, p90 = np.percentile(y[idx], [10, 90])
+    keep: NDArray[np.int64] = idx[(y[idx] >= p10) & (y[idx] <= p90)]
+    return keep
+
+
+def _rho(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
+    return float(spearmanr(a, b).statistic)
+
+
+def _mape(pred: NDArray[np.float64], y: NDArray[np.float64]) -> float:
+    return float(np.mean(np.abs(pred - y) / y))
+
+
+def run_column(
+    column: str,
+    archs: Sequence[str],
+    y: NDArray[np.float64],
+    flops: NDArray[np.float64],
+    params: NDArray[np.float64],
+    shots: Sequence[int],
+    draws: int,
+    seed: int,
+    pool_rows: tuple[int, int] = POOL,
+    query_rows: tuple[int, int] = QUERY,
+    runtime: str | None = None,
+    semantics: str | None = None,
+    param_specs: Sequence[ParamSpec] = DEFAULT_PARAMS,
+) -> ColumnResult:
+    start = time.perf_counter()
+    setup = column_setup(column, y)
+    if runtime is not None:
+        setup = replace(setup, runtime=runtime)
+    if semantics is not None:
+        setup = replace(setup, semantics=semantics)
+    hw, prior = prior_for(setup.hardware, setup.runtime)
+    models = nb201_kernel_set(
+        archs, batch=setup.batch, runtime=setup.runtime, semantics=setup.semantics
+    )
+    pool = trimmed(y, *pool_rows)
+    query = trimmed(y, *query_rows)
+    yq = y[query]
+    qset = models.subset(query)
+    rho: dict[int, list[float]] = {}
+    mape: dict[int, list[float]] = {}
+    fmape: dict[int, list[float]] = {}
+    cover: dict[int, list[float]] = {}
+    rng = np.random.default_rng(seed)
+    thetas: list[NDArray[np.float64]] = []
+    names: list[str] = []
+    for k in shots:
+        rho[k], mape[k], fmape[k], cover[k] = [], [], [], []
+        for _ in range(draws if k > 0 else 1):
+            pick = rng.choice(pool, size=k, replace=False) if k else np.zeros(0, np.int64)
+            f = fit(
+                hw,
+                prior,
+                models.subset(pick),
+                y[pick],
+                quantum_ms=setup.quantum_ms,
+                params=param_specs,
+            )
+            mean, lo, hi = f.predict(qset)
+            if k == max(shots):
+                thetas.append(f.theta)
+                names = [p.name for p in f.params]
+            rho[k].append(_rho(mean, yq))
+            mape[k].append(_mape(mean, yq))
+            cover[k].append(float(np.mean((yq >= lo) & (yq <= hi))))
+            if k:
+                scale = float(np.exp(np.mean(np.log(y[pick]) - np.log(flops[pick]))))
+                fmape[k].append(_mape(scale * flops[query], yq))
+    counts = op_counts(archs)
+    coef = np.linalg.lstsq(counts[pool], y[pool], rcond=None)[0]
+    return ColumnResult(
+        column=column,
+        hardware=setup.hardware,
+        runtime=setup.runtime,
+        batch=setup.batch,
+        semantics=setup.semantics,
+        n_pool=int(pool.size),
+        n_query=int(query.size),
+        flops_rho=_rho(flops[query], yq),
+        params_rho=_rho(params[query], yq),
+        edge_ms=dict(zip(OPS, coef[: len(OPS)].tolist(), strict=True)),
+        edge_rho=_rho(counts[query] @ coef, yq),
+        rho=rho,
+        mape=mape,
+        flops_mape=fmape,
+        coverage=cover,
+        scales=dict(zip(names, np.exp(np.mean(thetas, axis=0)).tolist(), strict=True))
+        if thetas
+        else {},
+        seconds=time.perf_counter() - start,
+    )
+
+
+def op_counts(archs: Sequence[str]) -> NDArray[np.float64]:
+    """Per arch: how many of the 6 edges carry each op, plus a constant column."""
+    rows = [[sum(o == op for o in parse_arch(a)) for op in OPS] + [1] for a in archs]
+    return np.asarray(rows, dtype=np.float64)
+
+
+def _ms(values: list[float], pct: bool = False) -> str:
+    if not values:
+        return "-"
+    a = np.asarray(values) * (100.0 if pct else 1.0)
+    fmt = "{:.1f}" if pct else "{:.3f}"
+    if len(a) == 1:
+        return fmt.format(a[0])
+    return f"{fmt.format(a.mean())} ± {fmt.format(a.std())}"
+
+
+def markdown(results: list[ColumnResult], shots: Sequence[int], command: str) -> str:
+    lines = [
+        "# Few-shot transfer on NAS-Bench-201: measured results",
+        "",
+        f"Command: `{command}`",
+        "",
+        "Spearman rho on the query set (mean ± std over draws); k = calibration measurements.",
+        "",
+        "| column | device | runtime | FLOPs rho | params rho | "
+        + " | ".join(f"k={k}" for k in shots)
+        + " |",
+        "|---|---|---|---|---|" + "---|" * len(shots),
+    ]
+    for r in results:
+        cells = " | ".join(_ms(r.rho[k]) for k in shots)
+        lines.append(
+            f"| {r.column} | {r.hardware} | {r.runtime}/{r.semantics} | {r.flops_rho:.3f} | "
+            f"{r.params_rho:.3f} | {cells} |"
+        )
+    mean_rho = {k: float(np.mean([np.mean(r.rho[k]) for r in results])) for k in shots}
+    lines.append(
+        "| **mean** | | | "
+        f"{np.mean([r.flops_rho for r in results]):.3f} | "
+        f"{np.mean([r.params_rho for r in results]):.3f} | "
+        + " | ".join(f"**{mean_rho[k]:.3f}**" for k in shots)
+        + " |"
+    )
+    lines += [
+        "",
+        "MAPE on the query set, % (mean ± std over draws); FLOPs baseline = FLOPs x one scale "
+        "fitted on the same k measurements.",
+        "",
+        "| column | " + " | ".join(f"k={k}" for k in shots) + f" | FLOPs k={TARGET_K} |",
+        "|---|" + "---|" * (len(shots) + 1),
+    ]
+    for r in results:
+        cells = " | ".join(_ms(r.mape[k], pct=True) for k in shots)
+        lines.append(f"| {r.column} | {cells} | {_ms(r.flops_mape.get(TARGET_K, []), True)} |")
+    mean_mape = {k: float(np.mean([np.mean(r.mape[k]) for r in results])) for k in shots}
+    lines.append(
+        "| **mean** | " + " | ".join(f"**{100 * mean_mape[k]:.1f}**" for k in shots) + " | |"
+    )
+    lines += [
+        "",
+        "Coverage of the 95% predictive interval on the query set (fraction inside), mean over "
+        "draws:",
+        "",
+        "| column | " + " | ".join(f"k={k}" for k in shots) + " |",
+        "|---|" + "---|" * len(shots),
+    ]
+    for r in results:
+        cells = " | ".join(f"{np.mean(r.coverage[k]):.2f}" for k in shots)
+        lines.append(f"| {r.column} | {cells} |")
+    if results and results[0].scales:
+        names = list(results[0].scales)
+        lines += [
+            "",
+            f"Fitted scales at k={max(shots)} (geometric mean over draws; 1 = the prior):",
+            "",
+            "| column | " + " | ".join(names) + " |",
+            "|---|" + "---|" * len(names),
+        ]
+        for r in results:
+            lines.append(
+                f"| {r.column} | " + " | ".join(f"{r.scales[n]:.2f}" for n in names) + " |"
+            )
+    lines += [
+        "",
+        "Least-squares latency per edge op (ms, one edge position summed over the 15 cells), "
+        "fitted on the whole trimmed pool; 'op-count rho' = its Spearman on the query set, a "
+        "ceiling for models that see only which op sits on each edge:",
+        "",
+        "| column | " + " | ".join(OPS) + " | op-count rho |",
+        "|---|" + "---|" * (len(OPS) + 1),
+    ]
+    for r in results:
+        cells = " | ".join(f"{r.edge_ms[op]:.3f}" for op in OPS)
+        lines.append(f"| {r.column} | {cells} | {r.edge_rho:.3f} |")
+    lines.append(
+        f"| **mean** | {' | ' * (len(OPS) - 1)} | {np.mean([r.edge_rho for r in results]):.3f} |"
+    )
+    if TARGET_K in shots:
+        lines += ["", _targets(results)]
+    return "\n".join(lines) + "\n"
+
+
+def _targets(results: list[ColumnResult]) -> str:
+    k = TARGET_K
+    mean_rho = float(np.mean([np.mean(r.rho[k]) for r in results]))
+    above = [r.column for r in results if np.mean(r.rho[k]) > r.flops_rho]
+    below = [r.column for r in results if np.mean(r.rho[k]) <= r.flops_rho]
+    over = [
+        f"{r.column} ({100 * np.mean(r.mape[k]):.1f}%)"
+        for r in results
+        if np.mean(r.mape[k]) > 0.10
+    ]
+    mean_mape = float(np.mean([np.mean(r.mape[k]) for r in results]))
+    return "\n".join(
+        [
+            f"Targets at k={k}:",
+            "",
+            f"- mean Spearman {mean_rho:.3f} (target >= 0.95): "
+            + ("met" if mean_rho >= 0.95 else "missed"),
+            f"- above the FLOPs ranking on {len(above)}/{len(results)} columns"
+            + (f" (not on: {', '.join(below)})" if below else ""),
+            f"- mean MAPE {100 * mean_mape:.1f}% (target <= 10%): "
+            + ("met" if mean_mape <= 0.10 else "missed")
+            + (f"; columns over 10%: {', '.join(over)}" if over else ""),
+        ]
+    )
+
+
+def to_json(
+    results: list[ColumnResult], pool: tuple[int, int], query: tuple[int, int]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "protocol": {"pool_rows": pool, "query_rows": query, "trim_percentiles": [10, 90]}
+    }
+    cols: list[dict[str, Any]] = []
+    for r in results:
+        cols.append(
+            {
+                "column": r.column,
+                "hardware": r.hardware,
+                "runtime": r.runtime,
+                "batch": r.batch,
+                "semantics": r.semantics,
+                "n_pool": r.n_pool,
+                "n_query": r.n_query,
+                "flops_rho": r.flops_rho,
+                "params_rho": r.params_rho,
+                "edge_ms": r.edge_ms,
+                "edge_rho": r.edge_rho,
+                "rho": {str(k): v for k, v in r.rho.items()},
+                "mape": {str(k): v for k, v in r.mape.items()},
+                "flops_mape": {str(k): v for k, v in r.flops_mape.items()},
+                "coverage": {str(k): v for k, v in r.coverage.items()},
+                "fitted_scales_at_max_k": r.scales,
+                "seconds": r.seconds,
+            }
+        )
+    out["columns"] = cols
+    return out
+
+
+def _rows(text: str) -> tuple[int, int]:
+    lo, sep, hi = text.partition(":")
+    try:
+        a, b = int(lo), int(hi)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected lo:hi row numbers, got {text!r}") from None
+    if not sep or a < 0 or b <= a:
+        raise argparse.ArgumentTypeError(f"expected 0 <= lo < hi, got {text!r}")
+    return a, b
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--csv", type=Path, default=DEFAULT_CSV, help="latency table (wide CSV)")
+    ap.add_argument("--out", type=Path, help="write the markdown table here")
+    ap.add_argument("--json", type=Path, help="write the raw results here")
+    ap.add_argument("--columns", nargs="*", help="device columns (default: all)")
+    ap.add_argument("--quick", action="store_true", help="k in {0,10}, 2 draws (smoke test)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--pool", type=_rows, default=POOL, help="calibration rows lo:hi")
+    ap.add_argument("--query", type=_rows, default=QUERY, help="query rows lo:hi")
+    ap.add_argument("--runtime", help="override every column's runtime (e.g. onnxruntime-cpu)")
+    ap.add_argument("--semantics", choices=SEMANTICS, help="override the NB201 semantics")
+    ap.add_argument(
+        "--no-conv-compute",
+        action="store_true",
+        help="drop the per-conv compute scales (the earlier 8-parameter set, for comparison)",
+    )
+    ap.add_argument(
+        "--baseline-semantics",
+        choices=SEMANTICS,
+        default="reference",
+        help="network semantics of the FLOPs/params baselines (default: reference)",
+    )
+    args = ap.parse_args(argv)
+    shots: tuple[int, ...] = (0, TARGET_K) if args.quick else SHOTS
+    specs = tuple(
+        p
+        for p in DEFAULT_PARAMS
+        if not (args.no_conv_compute and p.kind == "compute" and p.categories is not None)
+    )
+    draws = 2 if args.quick else DRAWS
+    try:
+        table = load_latency_table(args.csv, rows=max(args.pool[1], args.query[1]))
+        if len(table.archs) < max(args.pool[1], args.query[1]):
+            raise InputError(
+                f"{args.csv}: {len(table.archs)} rows, the protocol needs "
+                f"{max(args.pool[1], args.query[1])}"
+            )
+        columns = args.columns or list(table.columns)
+        for c in columns:
+            if c not in table.columns:
+                raise InputError(
+                    f"{args.csv}: no column {c!r}; columns: {', '.join(table.columns)}"
+                )
+        flops, params = nb201_flops_params(table.archs, semantics=args.baseline_semantics)
+        results = []
+        for i, c in enumerate(columns):
+            res = run_column(
+                c,
+                table.archs,
+                table.columns[c],
+                flops,
+                params,
+                shots,
+                draws,
+                args.seed + i,
+                args.pool,
+                args.query,
+                args.runtime,
+                args.semantics,
+                specs,
+            )
+            print(
+                f"{c:15s} rho(k={shots[-1]})={np.mean(res.rho[shots[-1]]):.3f} "
+                f"mape={100 * np.mean(res.mape[shots[-1]]):.1f}% "
+                f"flops_rho={res.flops_rho:.3f} ({res.seconds:.1f} s)",
+                file=sys.stderr,
+            )
+            results.append(res)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    command = "python tools/bench_transfer.py " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
+    text = markdown(results, shots, command.strip())
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    if args.json:
+        args.json.write_text(
+            json.dumps(to_json(results, args.pool, args.query), indent=1), encoding="utf-8"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
