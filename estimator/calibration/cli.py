@@ -231,7 +231,20 @@ def calibrate_hardware(argv: Sequence[str] | None = None) -> int:
     """Measure, fit and write efficiency_curves.json for a device (atomically, with backup)."""
     p = argparse.ArgumentParser(prog="calibrate_hardware", description=calibrate_hardware.__doc__)
     _common(p)
-    p.add_argument("--runtime", default="onnxruntime")
+    p.add_argument(
+        "--runtime",
+        default=None,
+        help="measured runtime (onnxruntime); with --from-latencies the fusion-rule family of the "
+        "timed runs: onnxruntime-cpu, pytorch-eager or tensorrt (default: the device type's usual)",
+    )
+    p.add_argument(
+        "--from-latencies",
+        type=Path,
+        metavar="FILE.csv",
+        help="few-shot: fit the device from measured whole-model latencies (columns model, "
+        "latency_ms[, batch]; model = ONNX path, zoo name or NAS-Bench-201 arch string)",
+    )
+    p.add_argument("--shots", type=int, help="with --from-latencies: use k random rows")
     p.add_argument("--quick", action="store_true", help="reduced sweep grid and zoo subset")
     p.add_argument("--zoo", default=None, help="zoo models (default: all; --quick: 4 small ones)")
     p.add_argument("--no-measure", action="store_true", help="fit what the store already holds")
@@ -244,6 +257,16 @@ def calibrate_hardware(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--passes", type=int, default=1,
                    help="measurement passes; the least disturbed one is used")  # fmt: skip
     args = p.parse_args(argv)
+    if args.from_latencies is not None:
+        from estimator.estimate import default_runtime
+        from estimator.transfer import cli_from_latencies
+
+        def few_shot() -> int:
+            runtime = args.runtime or default_runtime(args.hw, args.registry)
+            return cli_from_latencies(args.hw, args.from_latencies, args.shots, runtime, args.out)
+
+        return _run(p.prog, few_shot)
+    args.runtime = args.runtime or "onnxruntime"
 
     def body() -> int:
         from estimator.calibration.calibrate import calibrate, peak_excess

@@ -131,3 +131,34 @@ def test_zoo_name_reference() -> None:
     ks = resolve_references(["resnet18"], runtime="pytorch-eager")
     # torchvision-style ResNet-18 at 224x224: 1.82 GMACs (published) -> ~3.6 GFLOPs
     assert 3.4e9 < float((ks.counts[0] @ ks.kernels.flops)[0]) < 3.8e9
+
+
+def test_calibrate_hardware_script_takes_from_latencies(tmp_path: Path) -> None:
+    # the console script of issue 6 routes --from-latencies to the few-shot fit
+    import subprocess
+    import sys
+
+    archs = random_archs(12, seed=3)
+    y = _measured(archs, 4.0)
+    csv_path = tmp_path / "lat.csv"
+    csv_path.write_text(
+        "model,latency_ms\n" + "".join(f"{a},{v:.4f}\n" for a, v in zip(archs, y, strict=True))
+    )
+    script = Path(__file__).resolve().parents[2] / "calibration" / "calibrate_hardware.py"
+    cmd = [sys.executable, str(script), "--hw", "titan-x-pascal", "--from-latencies"]
+    ok = subprocess.run(
+        [*cmd, str(csv_path), "--shots", "8", "--runtime", "pytorch-eager", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "gpu" / "titan-x-pascal" / "efficiency_curves.json").is_file()
+    bad = subprocess.run(
+        [*cmd, str(tmp_path / "absent.csv"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
