@@ -268,3 +268,35 @@ def test_tensorrt_fuses_conv_bias_residual_and_activation() -> None:
     # residual x is read once more.
     assert trt.kernels[1].bytes == act + w + act + act
     assert len(partition(g, "pytorch-eager")) == 6
+
+
+def test_matmul_scale_and_skip_layernorm_fuse_on_ort_only() -> None:
+    # attention scores: MatMul -> Mul by a stored scalar -> Softmax; onnxruntime runs
+    # MatMul+Mul as one FusedMatMul (MatMulScaleFusion) and Softmax on its own
+    q, k_t = t("q", 1, 4, 16, 8), t("kT", 1, 4, 8, 16)
+    mm = node("mm", "MatMul", [q, k_t], [t("s", 1, 4, 16, 16)])
+    sc = binary("scale", "Mul", mm.outputs[0], t("c", const=True), "z")
+    sm = node("sm", "Softmax", [sc.outputs[0]], [t("p", 1, 4, 16, 16)], axis=3)
+    g = graph("scores", [mm, sc, sm], [q, k_t], [sm.outputs[0]])
+    assert _ops(g, "onnxruntime-cpu") == [("MatMul", "Mul"), ("Softmax",)]
+    assert _ops(g, "pytorch-eager") == [("MatMul",), ("Mul",), ("Softmax",)]
+
+    # residual Add whose sum only feeds LayerNormalization -> one SkipLayerNormalization kernel
+    x, r = t("x", 1, 16, 64), t("r", 1, 16, 64)
+    add = binary("res", "Add", x, r, "sum")
+    ln = node(
+        "ln",
+        "LayerNormalization",
+        [add.outputs[0], t("g", 64, const=True), t("b", 64, const=True)],
+        [t("y", 1, 16, 64)],
+        axis=2,
+        epsilon=1e-5,
+    )
+    g2 = graph("skipln", [add, ln], [x, r], [ln.outputs[0]])
+    plan = partition(g2, "onnxruntime-cpu")
+    assert [k.ops for k in plan] == [("Add", "LayerNormalization")]
+    assert plan.kernels[0].category == KC.NORMALIZATION
+    # x, r read and y written (1*16*64*4 = 4096 B each) + gamma, beta (256 B each); the sum
+    # stays inside the kernel
+    assert plan.kernels[0].bytes == 3 * 4096 + 2 * 256
+    assert len(partition(g2, "pytorch-eager")) == 2
