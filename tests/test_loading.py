@@ -13,7 +13,10 @@ from estimator.ir import Graph
 from estimator.loading import load_model
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "tiny_convnet.onnx"
-ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+ARCH = (
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|"
+    "+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+)
 
 
 def test_graph_passes_through() -> None:

@@ -303,9 +303,7 @@ def calibrate_hardware(argv: Sequence[str] | None = None) -> int:
             _log(
                 f"threads={th}: {len(pts)} kernels, {len(ds.models)} networks; {ds.match_summary()}"
             )
-            cal = calibrate(
-                pts, ds.models, hw, th, use_gap=args.gap, source=_source(args, th)
-            )
+            cal = calibrate(pts, ds.models, hw, th, use_gap=args.gap, source=_source(args, th))
             profiles.append(cal.profile)
             print(
                 f"threads={th}: {len(cal.fits)} categories fitted, "
