@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from typing import Any, Literal
+from functools import cache, lru_cache
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -40,13 +40,12 @@ from estimator.transfer.kernel_set import KernelSet, kernel_set_from_arrays
 from estimator.zoo.nb201_ir import (
     CELLS_PER_STAGE,
     EDGES,
-    NUM_CLASSES,
     OPS,
     REDUCTION_CELLS,
-    RESOLUTION,
-    STEM_CHANNELS,
+    block_cache,
     nb201_all_archs,
     parse_arch,
+    pool_attrs,
 )
 
 Semantics = Literal["reference", "pruned"]
@@ -56,96 +55,30 @@ _F32 = DType.FLOAT32
 _N_CELLS = 3 * CELLS_PER_STAGE + 2
 
 
-def _conv_attrs(k: int, stride: int) -> dict[str, Any]:
-    p = k // 2
-    return {
-        "kernel_shape": (k, k),
-        "strides": (stride, stride),
-        "pads": (p, p, p, p),
-        "dilations": (1, 1),
-        "group": 1,
-    }
-
-
-def _pool_attrs(k: int, stride: int, pad: int, include_pad: int) -> dict[str, Any]:
-    return {
-        "kernel_shape": (k, k),
-        "strides": (stride, stride),
-        "pads": (pad, pad, pad, pad),
-        "dilations": (1, 1),
-        "ceil_mode": 0,
-        "count_include_pad": include_pad,
-    }
-
-
 class _Builder:
-    """Node blocks of the reference network for one batch size; every block is position-keyed."""
+    """Node blocks of the reference network for one batch size; every block is position-keyed.
+
+    The stem, the reduction blocks, the head and the Relu-Conv-BN primitives are the zoo
+    builder's (:func:`estimator.zoo.nb201_ir.block_cache`); only the cells differ: every edge runs
+    and each node is Python's ``sum()`` of its edges.
+    """
 
     def __init__(self, batch: int) -> None:
-        self.batch = batch
-        self.input = TensorInfo("input", (batch, 3, RESOLUTION, RESOLUTION), _F32)
+        self.blocks = block_cache(batch)
+        self.input = self.blocks.input
         self.scalar = TensorInfo("scalar_zero", (), _F32, is_const=True)
-        #: Cell input tensor and channel count / spatial size per cell index.
         self.fixed: list[list[Node]] = []  # stem, reductions, head (arch-independent)
         self.edge_blocks: dict[tuple[int, int, str], list[Node]] = {}
-        self._build()
-
-    def act(self, name: str, c: int, hw: int) -> TensorInfo:
-        return TensorInfo(name, (self.batch, c, hw, hw), _F32)
-
-    def const(self, name: str, shape: tuple[int, ...]) -> TensorInfo:
-        return TensorInfo(name, shape, _F32, is_const=True)
-
-    def conv(
-        self, src: str, x: TensorInfo, cout: int, k: int, stride: int
-    ) -> tuple[Node, TensorInfo]:
-        hw = x.shape[2] // stride
-        w = self.const(f"{src}.weight", (cout, x.shape[1], k, k))
-        y = self.act(f"{src}.out", cout, hw)
-        return Node(src, "Conv", (x, w), (y,), _conv_attrs(k, stride), src, "Conv2d"), y
-
-    def bn(self, src: str, x: TensorInfo) -> tuple[Node, TensorInfo]:
-        c = x.shape[1]
-        ins = (x, *(self.const(f"{src}.{p}", (c,)) for p in ("weight", "bias", "mean", "var")))
-        y = TensorInfo(f"{src}.out", x.shape, _F32)
-        return Node(src, "BatchNormalization", ins, (y,), {"epsilon": 1e-5}, src, "bn"), y
-
-    def unary(self, src: str, op: str, x: TensorInfo) -> tuple[Node, TensorInfo]:
-        y = TensorInfo(f"{src}.out", x.shape, _F32)
-        return Node(src, op, (x,), (y,), {}, src, op), y
-
-    def binary(self, src: str, op: str, a: TensorInfo, b: TensorInfo) -> tuple[Node, TensorInfo]:
-        y = TensorInfo(f"{src}.out", a.shape, _F32)
-        return Node(src, op, (a, b), (y,), {}, src, op), y
-
-    def relu_conv_bn(
-        self, src: str, x: TensorInfo, cout: int, k: int, stride: int
-    ) -> tuple[list[Node], TensorInfo]:
-        n0, t = self.unary(f"{src}.op.0", "Relu", x)
-        n1, t = self.conv(f"{src}.op.1", t, cout, k, stride)
-        n2, t = self.bn(f"{src}.op.2", t)
-        return [n0, n1, n2], t
-
-    def _build(self) -> None:
-        n0, x = self.conv("stem.0", self.input, STEM_CHANNELS, 3, 1)
-        n1, x = self.bn("stem.1", x)
-        self.fixed.append([n0, n1])
+        self.fixed.append(list(self.blocks.stem_nodes))
+        x = self.blocks.stem_out
         for cell in range(_N_CELLS):
-            x = self._reduction(cell, x) if cell in REDUCTION_CELLS else self._cell(cell, x)
-        self._head(x)
-
-    def _reduction(self, cell: int, x: TensorInfo) -> TensorInfo:
-        src = f"cells.{cell}"
-        cout = 2 * x.shape[1]
-        a_nodes, a = self.relu_conv_bn(f"{src}.conv_a", x, cout, 3, 2)
-        b_nodes, b = self.relu_conv_bn(f"{src}.conv_b", a, cout, 3, 1)
-        pname = f"{src}.downsample.0"
-        pooled = self.act(f"{pname}.out", x.shape[1], x.shape[2] // 2)
-        pool = Node(pname, "AveragePool", (x,), (pooled,), _pool_attrs(2, 2, 0, 1), pname, "pool")
-        short, s = self.conv(f"{src}.downsample.1", pooled, cout, 1, 1)
-        add, y = self.binary(f"{src}.add", "Add", s, b)
-        self.fixed.append([*a_nodes, *b_nodes, pool, short, add])
-        return y
+            if cell in REDUCTION_CELLS:
+                nodes, x = self.blocks.reduction(cell, x)
+                self.fixed.append(list(nodes))
+            else:
+                x = self._cell(cell, x)
+        head, self.logits = self.blocks.head(x)
+        self.fixed.append(list(head))
 
     def _cell(self, cell: int, x: TensorInfo) -> TensorInfo:
         """Each edge block ends with its own term of the node sum, so blocks stay position-keyed."""
@@ -157,14 +90,14 @@ class _Builder:
                 if jj != j:
                     continue
                 src = f"cells.{cell}.edges.{j}<-{i}"
-                edge_out = self.act(f"{src}.out", c, x.shape[2])
+                edge_out = self.blocks.act(f"{src}.out", c, x.shape[2])
                 add_name = f"cells.{cell}.nodes.{j}.add{i}"
                 for op in OPS:
                     nodes = self._edge(src, op, values[i], edge_out)
                     y = values[i] if op == "skip_connect" else edge_out
                     # sum() starts at int 0: the first term is an Add with a scalar too
                     a, b = (y, self.scalar) if acc is None else (acc, y)
-                    add, out = self.binary(add_name, "Add", a, b)
+                    add, out = self.blocks.add(add_name, a, b)
                     self.edge_blocks[(cell, e, op)] = [*nodes, add]
                 acc = out
             assert acc is not None
@@ -178,29 +111,14 @@ class _Builder:
         if op == "none":
             return [Node(f"{src}.zero", "Mul", (x, self.scalar), (out,), {}, src, "mul")]
         if op == "avg_pool_3x3":
-            attrs = _pool_attrs(3, 1, 1, 0)
+            attrs = pool_attrs(3, 1, 1, 0)
             return [Node(f"{src}.op", "AveragePool", (x,), (out,), attrs, src, "pool")]
         k = 3 if op == "nor_conv_3x3" else 1
-        nodes, _ = self.relu_conv_bn(src, x, x.shape[1], k, 1)
+        built, _ = self.blocks.relu_conv_bn(src, x, x.shape[1], k, 1, x.shape[2])
+        nodes = list(built)
         last = nodes[-1]
         nodes[-1] = Node(last.name, last.op, last.inputs, (out,), last.attrs, last.source, "bn")
         return nodes
-
-    def _head(self, x: TensorInfo) -> None:
-        c = x.shape[1]
-        n0, t = self.bn("lastact.0", x)
-        n1, t = self.unary("lastact.1", "Relu", t)
-        pooled = TensorInfo("global_pooling.out", (self.batch, c, 1, 1), _F32)
-        n2 = Node("global_pooling", "GlobalAveragePool", (t,), (pooled,), {}, "gp", "gap")
-        flat = TensorInfo("flatten.out", (self.batch, c), _F32)
-        n3 = Node("flatten", "Flatten", (pooled,), (flat,), {"axis": 1}, "flatten", "view")
-        w = self.const("classifier.weight", (NUM_CLASSES, c))
-        bias = self.const("classifier.bias", (NUM_CLASSES,))
-        logits = TensorInfo("logits", (self.batch, NUM_CLASSES), _F32)
-        attrs = {"transA": 0, "transB": 1, "alpha": 1.0, "beta": 1.0}
-        n4 = Node("classifier", "Gemm", (flat, w, bias), (logits,), attrs, "classifier", "Linear")
-        self.fixed.append([n0, n1, n2, n3, n4])
-        self.logits = logits
 
     def nodes(self, ops: Sequence[str]) -> list[Node]:
         """All nodes of the network with cell ``ops``, in a valid topological order."""
@@ -216,21 +134,15 @@ class _Builder:
         return out
 
 
-@cache
+@lru_cache(maxsize=None, typed=True)  # typed: batch=True must reach block_cache's check, not hit 1
 def _builder(batch: int) -> _Builder:
     return _Builder(batch)
-
-
-def _check_batch(batch: int) -> int:
-    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-        raise InputError(f"NAS-Bench-201 batch must be a positive integer, got {batch!r}")
-    return batch
 
 
 def nb201_reference_graph(arch: str, batch: int = 1) -> Graph:
     """The IR of ``arch`` as the NAS-Bench-201 reference code runs it (see module docstring)."""
     ops = parse_arch(arch)
-    b = _builder(_check_batch(batch))
+    b = _builder(batch)
     return Graph(
         name=f"nb201:{arch}",
         nodes=b.nodes(ops),
@@ -313,7 +225,7 @@ def nb201_kernel_set(
     Fast (block table) for the reference semantics on runtimes without fusion; otherwise each
     network is built and partitioned whole, since fusion can cross block boundaries.
     """
-    _check_batch(batch)
+    block_cache(batch)  # validates batch before any work
     canon = load_rules(runtime).runtime
     if archs is None:
         archs = nb201_all_archs()

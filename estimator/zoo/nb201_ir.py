@@ -161,6 +161,18 @@ def _conv_attrs(k: int, stride: int) -> dict[str, Any]:
     }
 
 
+def pool_attrs(k: int, stride: int, pad: int, count_include_pad: int) -> dict[str, Any]:
+    """AveragePool attributes in the IR's normalized form (square kernel, symmetric pads)."""
+    return {
+        "kernel_shape": (k, k),
+        "strides": (stride, stride),
+        "pads": (pad, pad, pad, pad),
+        "dilations": (1, 1),
+        "ceil_mode": 0,
+        "count_include_pad": count_include_pad,
+    }
+
+
 _F32 = DType.FLOAT32
 _BN_EPS = 1e-5
 
@@ -251,14 +263,7 @@ class _Cache:
         elif op == "avg_pool_3x3":
             name = f"{src}.op"
             y = TensorInfo(f"{name}.out", x.shape, _F32)
-            attrs = {
-                "kernel_shape": (3, 3),
-                "strides": (1, 1),
-                "pads": (1, 1, 1, 1),
-                "dilations": (1, 1),
-                "ceil_mode": 0,
-                "count_include_pad": 0,
-            }
+            attrs = pool_attrs(3, 1, 1, 0)
             built = (Node(name, "AveragePool", (x,), (y,), attrs, name, "AvgPool2d"),), y
         elif op == "skip_connect":
             built = (), x
@@ -300,15 +305,8 @@ class _Cache:
         b_nodes, b = self.relu_conv_bn(f"{src}.conv_b", a, cout, 3, 1, hw_out)
         pool_name = f"{src}.downsample.0"
         pooled = self.act(f"{pool_name}.out", cin, hw_out)
-        pool_attrs = {
-            "kernel_shape": (2, 2),
-            "strides": (2, 2),
-            "pads": (0, 0, 0, 0),
-            "dilations": (1, 1),
-            "ceil_mode": 0,
-            "count_include_pad": 1,
-        }
-        pool = Node(pool_name, "AveragePool", (x,), (pooled,), pool_attrs, pool_name, "AvgPool2d")
+        attrs = pool_attrs(2, 2, 0, 1)
+        pool = Node(pool_name, "AveragePool", (x,), (pooled,), attrs, pool_name, "AvgPool2d")
         short, s = self.conv(f"{src}.downsample.1", pooled, cout, 1, 1, hw_out)
         add, y = self.add(f"{src}.add", s, b)
         hit = (*a_nodes, *b_nodes, pool, short, add), y
@@ -350,11 +348,13 @@ class _Cache:
 _CACHES: dict[int, _Cache] = {}
 
 
-def _cache(batch: int) -> _Cache:
+def block_cache(batch: int) -> _Cache:
+    """The node/tensor cache of one batch size (shared: its nodes must not be mutated)."""
+    # checked before the lookup: True and 1.0 hash like 1 and would return the batch-1 cache
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+        raise InputError(f"NAS-Bench-201 batch must be a positive integer, got {batch!r}")
     c = _CACHES.get(batch)
     if c is None:
-        if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-            raise InputError(f"NAS-Bench-201 batch must be a positive integer, got {batch!r}")
         c = _Cache(batch)
         _CACHES[batch] = c
     return c
@@ -398,7 +398,7 @@ def nb201_graph(arch: str, batch: int = 1) -> Graph:
     Nodes are cached and shared between returned graphs: do not mutate them.
     """
     plan = cell_plan(parse_arch(arch))
-    cache = _cache(batch)
+    cache = block_cache(batch)
     nodes: list[Node] = []
     extend = nodes.extend
     for block in _walk(plan, cache):
@@ -446,7 +446,7 @@ def nb201_cost(arch: str, batch: int = 1) -> ArchCost:
     from estimator.ops import cost_of
 
     plan = cell_plan(parse_arch(arch))
-    cache = _cache(batch)
+    cache = block_cache(batch)
     costs = cache.costs
     flops = macs = params = read = written = 0
     for block in _walk(plan, cache):

@@ -223,3 +223,16 @@ def test_graph_builder_does_not_import_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True])
+def test_bad_batch_is_an_input_error_even_after_batch_1_is_cached(bad: object) -> None:
+    from estimator.errors import InputError
+    from estimator.transfer.nb201_fast import nb201_reference_graph
+
+    arch = random_archs(1, seed=0)[0]
+    nb201_graph(arch, batch=1)  # fills the batch-1 caches that True and 1.0 hash into
+    nb201_reference_graph(arch, batch=1)
+    for build in (nb201_graph, nb201_reference_graph):
+        with pytest.raises(InputError, match="positive integer"):
+            build(arch, batch=bad)  # type: ignore[arg-type]
