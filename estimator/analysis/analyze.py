@@ -63,11 +63,10 @@ def analyze_graph(graph: Graph, *, strict: bool = False) -> ModelCost:
         written += c.bytes_written
         if not c.modeled:
             unmodeled[node.op] = unmodeled.get(node.op, 0) + 1
-        if c.params or node.weights:
-            for t in param_tensors(node):
-                if t.name not in counted:
-                    counted.add(t.name)
-                    params += t.numel
+        for t in param_tensors(node):
+            if t.name not in counted:
+                counted.add(t.name)
+                params += t.numel
         for t in node.inputs:
             if t.is_const and t.name not in consts:
                 consts.add(t.name)
