@@ -11,10 +11,10 @@ import io
 import json
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from estimator.analysis import ModelCost
+from estimator.report import render
 from estimator.report.units import nbytes, si
 
 COST_SCHEMA_VERSION = 1
@@ -99,7 +99,7 @@ def unmodeled_line(unmodeled: dict[str, int]) -> str:
 
 
 def cost_table(cost: ModelCost, *, top: int = 20, width: int = 120) -> str:
-    console = Console(width=width, record=True, file=io.StringIO(), highlight=False)
+    console = render.console(width)
     console.print(f"[bold]{cost.name}[/bold]: {len(cost.nodes)} nodes")
     totals = Table(show_header=False, box=None, pad_edge=False)
     totals.add_column("quantity")
@@ -113,18 +113,18 @@ def cost_table(cost: ModelCost, *, top: int = 20, width: int = 120) -> str:
     totals.add_row("peak activation memory", nbytes(cost.peak_activation_bytes))
     console.print(totals)
     rows = sorted(node_rows(cost), key=lambda r: r["flops"], reverse=True)
-    shown = rows if top <= 0 else rows[:top]
-    title = "nodes by FLOPs" + ("" if len(shown) == len(rows) else f" (top {len(shown)})")
-    table = Table(title=title, title_justify="left")
-    for col, just in (
-        ("node", "left"),
-        ("op", "left"),
-        ("output", "left"),
-        ("FLOPs", "right"),
-        ("bytes", "right"),
-        ("params", "right"),
-    ):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    shown, title = render.top_rows(rows, top, "nodes by FLOPs")
+    table = render.table(
+        [
+            ("node", "left"),
+            ("op", "left"),
+            ("output", "left"),
+            ("FLOPs", "right"),
+            ("bytes", "right"),
+            ("params", "right"),
+        ],
+        title,
+    )
     for r in shown:
         table.add_row(
             r["source"] or r["name"],

@@ -11,10 +11,8 @@ import io
 import json
 from collections.abc import Sequence
 
-from rich.console import Console
-from rich.table import Table
-
 from estimator.estimate import Estimate
+from estimator.report import render
 from estimator.report.cost_report import unmodeled_line
 from estimator.report.units import ms, nbytes, si
 
@@ -70,12 +68,8 @@ def _status(r: Estimate) -> str:
     return "UNCALIBRATED: datasheet priors, wide interval"
 
 
-def _console(width: int) -> Console:
-    return Console(width=width, record=True, file=io.StringIO(), highlight=False)
-
-
 def estimate_table(r: Estimate, *, top: int = 20, width: int = 120) -> str:
-    c = _console(width)
+    c = render.console(width)
     c.print(
         f"[bold]{r.model}[/bold] on [bold]{r.hardware}[/bold] "
         f"({r.runtime}, {r.dtype}, {r.threads} threads)"
@@ -91,20 +85,20 @@ def estimate_table(r: Estimate, *, top: int = 20, width: int = 120) -> str:
     )
     c.print(f"{len(r.kernels)} kernels; time by bound: {bounds}")
     rows = sorted(r.kernels, key=lambda k: k.time_ms, reverse=True)
-    shown = rows if top <= 0 else rows[:top]
-    title = "kernels by time" + ("" if len(shown) == len(rows) else f" (top {len(shown)})")
-    t = Table(title=title, title_justify="left")
-    for col, just in (
-        ("kernel", "left"),
-        ("category", "left"),
-        ("FLOPs", "right"),
-        ("bytes", "right"),
-        ("time", "right"),
-        ("+/- sd", "right"),
-        ("bound", "left"),
-        ("share", "right"),
-    ):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    shown, title = render.top_rows(rows, top, "kernels by time")
+    t = render.table(
+        [
+            ("kernel", "left"),
+            ("category", "left"),
+            ("FLOPs", "right"),
+            ("bytes", "right"),
+            ("time", "right"),
+            ("+/- sd", "right"),
+            ("bound", "left"),
+            ("share", "right"),
+        ],
+        title,
+    )
     for k in shown:
         t.add_row(
             k.name + ("" if k.modeled else " (unmodeled)"),
@@ -124,19 +118,19 @@ def estimate_table(r: Estimate, *, top: int = 20, width: int = 120) -> str:
 
 
 def compare_table(results: Sequence[Estimate], *, width: int = 120) -> str:
-    c = _console(width)
+    c = render.console(width)
     c.print(f"[bold]{results[0].model}[/bold] on {len(results)} devices")
-    t = Table()
-    for col, just in (
-        ("device", "left"),
-        ("runtime", "left"),
-        ("threads", "right"),
-        ("latency", "right"),
-        ("95% interval", "right"),
-        ("main bound", "left"),
-        ("calibration", "left"),
-    ):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    t = render.table(
+        [
+            ("device", "left"),
+            ("runtime", "left"),
+            ("threads", "right"),
+            ("latency", "right"),
+            ("95% interval", "right"),
+            ("main bound", "left"),
+            ("calibration", "left"),
+        ]
+    )
     for r in results:
         main = max(r.bound_summary.items(), key=lambda kv: kv[1])[0] if r.bound_summary else "-"
         t.add_row(
