@@ -25,15 +25,11 @@ def resolve_plan(
     ref: str, *, runtime: str, batch: int = 1, semantics: str = "reference"
 ) -> KernelPlan:
     """The kernels ``runtime`` runs for ``ref`` (one model)."""
-    canon = load_rules(runtime).runtime
     if is_nb201(ref):
-        return partition(nb201_graph_for(ref, batch, semantics), canon)
-    from estimator.analysis import analyze_graph
-    from estimator.loading import load_model
+        return partition(nb201_graph_for(ref, batch, semantics), load_rules(runtime).runtime)
+    from estimator.estimate import prepare
 
-    graph = load_model(ref, batch=batch)
-    cost = analyze_graph(graph)
-    return partition(graph, canon, costs={nc.node.name: nc.cost for nc in cost.nodes})
+    return prepare(ref, runtime=runtime, batch=batch).plan
 
 
 def resolve_references(
