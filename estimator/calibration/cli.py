@@ -59,17 +59,9 @@ def _db(path: str | None) -> Path:
 
 
 def _hw(name: str, registry: str | None = None) -> Hardware:
-    from estimator.registry import load_hardware, match_host
+    from estimator.registry import load_hardware
 
-    if name == "host":
-        found = match_host(registry)
-        if found is None:
-            raise InputError(
-                "--hw host: this machine matches no registry device; add one "
-                "(hardware_registry/template/README.md) or name it with --hw"
-            )
-        name = found
-    return load_hardware(name, registry)
+    return load_hardware(name, registry)  # "host" resolves to this machine's entry there
 
 
 def _zoo(text: str) -> list[str] | None:
