@@ -280,6 +280,7 @@ def calibrate_hardware(argv: Sequence[str] | None = None) -> int:
         out = args.out or (Path(hw.source_dir) if hw.source_dir else None)
         if out is None:
             raise InputError(f"{hw.id}: no folder to write to; give --out")
+        _check_out(out)
         if not args.no_measure:
             paths = model_files(db, quick=args.quick, zoo_models=zoo, log=_log)
             for th in threads:
@@ -316,6 +317,13 @@ def calibrate_hardware(argv: Sequence[str] | None = None) -> int:
         return 0
 
     return _run(p.prog, body)
+
+
+def _check_out(out: Path) -> None:
+    """Fail before minutes of measuring, not after, when the curves could not be written."""
+    folder = out if out.is_dir() or out.suffix != ".json" else out.parent
+    if not folder.is_dir():
+        raise InputError(f"--out {out}: folder {folder} does not exist")
 
 
 def _whole(choice: str, threads: int) -> str:

@@ -233,3 +233,26 @@ def test_calibrate_and_validate_cli(measured: Path, tmp_path: Path) -> None:
     assert report["1"]["metrics"]["n"] == 3
     assert validate_calibration([*common, *nets, "--min-coverage", "1.01"]) == 1
     assert validate_calibration(["--hw", "no-such-device", "--db", str(measured)]) == 2
+
+
+def test_missing_out_folder_fails_before_measuring(
+    measured: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wrong --out must cost nothing: the error comes before any run, in one line."""
+    missing = tmp_path / "no" / "such" / "folder"
+    rc = calibrate_hardware(
+        [
+            "--hw",
+            HW,
+            "--db",
+            str(tmp_path / "fresh.sqlite"),
+            "--threads",
+            "1",
+            "--out",
+            str(missing),
+        ]
+    )
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(missing) in err[0]
+    assert not (tmp_path / "fresh.sqlite").exists()
