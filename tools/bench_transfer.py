@@ -31,6 +31,7 @@ if str(REPO) not in sys.path:
 from estimator.errors import InputError  # noqa: E402
 from estimator.transfer import (  # noqa: E402
     DEFAULT_PARAMS,
+    DEFAULT_SIGMA,
     ParamSpec,
     column_setup,
     fit,
@@ -106,6 +107,7 @@ def run_column(
     runtime: str | None = None,
     semantics: str | None = None,
     param_specs: Sequence[ParamSpec] = DEFAULT_PARAMS,
+    sigma: float = DEFAULT_SIGMA,
 ) -> ColumnResult:
     start = time.perf_counter()
     setup = column_setup(column, y)
@@ -139,6 +141,7 @@ def run_column(
                 y[pick],
                 quantum_ms=setup.quantum_ms,
                 params=param_specs,
+                sigma=sigma,
             )
             mean, lo, hi = f.predict(qset)
             if k == max(shots):
@@ -365,6 +368,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="drop the per-conv compute scales (the earlier 8-parameter set, for comparison)",
     )
     ap.add_argument(
+        "--sigma",
+        type=float,
+        default=DEFAULT_SIGMA,
+        help=f"assumed relative error per measurement in the fit (default {DEFAULT_SIGMA})",
+    )
+    ap.add_argument(
         "--baseline-semantics",
         choices=SEMANTICS,
         default="reference",
@@ -408,6 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.runtime,
                 args.semantics,
                 specs,
+                args.sigma,
             )
             print(
                 f"{c:15s} rho(k={shots[-1]})={np.mean(res.rho[shots[-1]]):.3f} "

@@ -16,7 +16,14 @@ from estimator.transfer.csvio import (
     quantum_of,
     read_measurements,
 )
-from estimator.transfer.fewshot import DEFAULT_PARAMS, FewShotFit, ParamSpec, fit, prior_widths
+from estimator.transfer.fewshot import (
+    DEFAULT_PARAMS,
+    DEFAULT_SIGMA,
+    FewShotFit,
+    ParamSpec,
+    fit,
+    prior_widths,
+)
 from estimator.transfer.kernel_set import KernelSet, kernel_set_from_arrays, merge
 from estimator.transfer.nb201_estimate import estimate_kernel_set, estimate_nb201
 from estimator.transfer.nb201_fast import (
@@ -28,6 +35,7 @@ from estimator.transfer.references import resolve_plan, resolve_references
 
 __all__ = [
     "DEFAULT_PARAMS",
+    "DEFAULT_SIGMA",
     "ColumnSetup",
     "FewShotFit",
     "KernelSet",
