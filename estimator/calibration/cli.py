@@ -270,6 +270,7 @@ def calibrate_hardware(argv: Sequence[str] | None = None) -> int:
         from estimator.calibration.collect import collect
         from estimator.calibration.dataset import load_dataset, model_files
         from estimator.registry import save_profiles
+        from estimator.registry.loader import curves_path
 
         _runtime(args.runtime)
         t0 = time.perf_counter()
@@ -280,7 +281,7 @@ def calibrate_hardware(argv: Sequence[str] | None = None) -> int:
         out = args.out or (Path(hw.source_dir) if hw.source_dir else None)
         if out is None:
             raise InputError(f"{hw.id}: no folder to write to; give --out")
-        _check_out(out)
+        curves_path(out)  # fail before minutes of measuring, not after
         if not args.no_measure:
             paths = model_files(db, quick=args.quick, zoo_models=zoo, log=_log)
             for th in threads:
@@ -317,13 +318,6 @@ def calibrate_hardware(argv: Sequence[str] | None = None) -> int:
         return 0
 
     return _run(p.prog, body)
-
-
-def _check_out(out: Path) -> None:
-    """Fail before minutes of measuring, not after, when the curves could not be written."""
-    folder = out if out.is_dir() or out.suffix != ".json" else out.parent
-    if not folder.is_dir():
-        raise InputError(f"--out {out}: folder {folder} does not exist")
 
 
 def _whole(choice: str, threads: int) -> str:

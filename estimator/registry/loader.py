@@ -458,6 +458,17 @@ def _utc_stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
+def curves_path(path: str | os.PathLike[str]) -> Path:
+    """The efficiency_curves.json that ``path`` (the file or its device folder) names; its folder
+    must exist. Callers that measure first check this up front, so a bad path costs nothing."""
+    target = Path(path)
+    if target.is_dir() or target.suffix != ".json":
+        target = target / CURVES_FILE
+    if not target.parent.is_dir():
+        raise RegistryError(f"{target.parent}: folder does not exist")
+    return target
+
+
 def save_profiles(
     path: str | os.PathLike[str],
     profiles: list[EfficiencyProfile],
@@ -474,12 +485,8 @@ def save_profiles(
     goes to a temp file in the same folder, is fsynced, then ``os.replace``d: a crash leaves the
     old file intact and no partial file behind.
     """
-    target = Path(path)
-    if target.is_dir() or target.suffix != ".json":
-        target = target / CURVES_FILE
+    target = curves_path(path)
     folder = target.parent
-    if not folder.is_dir():
-        raise RegistryError(f"{folder}: folder does not exist")
     old: EfficiencyFile | None = None
     if target.is_file():
         try:
