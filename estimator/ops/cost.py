@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from estimator.ir.graph import Node
+from estimator.ops._registry import registrar
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +41,8 @@ CostRule = Callable[[Node], OpCost]
 _RULES: dict[str, CostRule] = {}
 
 
-def register(*ops: str) -> Callable[[CostRule], CostRule]:
-    """Decorator: register ``rule`` as the cost rule of each op type in ``ops``."""
-
-    def deco(rule: CostRule) -> CostRule:
-        for op in ops:
-            if op in _RULES:
-                raise ValueError(f"cost rule for {op!r} registered twice")
-            _RULES[op] = rule
-        return rule
-
-    return deco
+#: Decorator: ``@register(*ops)`` makes the function the cost rule of each op type in ``ops``.
+register: Callable[..., Callable[[CostRule], CostRule]] = registrar(_RULES, "cost rule")
 
 
 def rule_for(op: str) -> CostRule | None:

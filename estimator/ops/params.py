@@ -11,23 +11,18 @@ from collections.abc import Callable
 
 from estimator.ir.graph import Node
 from estimator.ir.tensor import TensorInfo
+from estimator.ops._registry import registrar
 
 ParamSelector = Callable[[Node], tuple[TensorInfo, ...]]
 
 _SELECTORS: dict[str, ParamSelector] = {}
 
 
-def register_params(*ops: str) -> Callable[[ParamSelector], ParamSelector]:
-    """Decorator: ``selector`` names the learnable operands of each op type in ``ops``."""
-
-    def deco(selector: ParamSelector) -> ParamSelector:
-        for op in ops:
-            if op in _SELECTORS:
-                raise ValueError(f"parameter selector for {op!r} registered twice")
-            _SELECTORS[op] = selector
-        return selector
-
-    return deco
+#: Decorator: ``@register_params(*ops)``: the function names the learnable operands of each op
+#: type in ``ops``.
+register_params: Callable[..., Callable[[ParamSelector], ParamSelector]] = registrar(
+    _SELECTORS, "parameter selector"
+)
 
 
 def param_tensors(node: Node) -> tuple[TensorInfo, ...]:
