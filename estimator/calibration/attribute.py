@@ -37,6 +37,8 @@ class KernelPoint:
     model: str
     kernel: str
     category: KernelCategory
+    #: The compute work the engine uses: FLOPs, or the runtime's FLOP-equivalents for
+    #: elementary functions (``Kernel.compute_work``).
     flops: float
     bytes: float
     working_set: float
@@ -185,11 +187,11 @@ def attribute(
             model=run.model_name,
             kernel=k.name,
             category=k.category,
-            flops=float(k.flops),
+            flops=float(k.compute_work),
             bytes=float(k.bytes),
             working_set=float(k.working_set_bytes),
             t=float(times[i]) * _US,
-            t_compute=float(k.flops) / peak,
+            t_compute=float(k.compute_work) / peak,
             t_memory=float(k.bytes) / float(bw[i]),
         )
         for i, k in enumerate(kernels)

@@ -18,12 +18,14 @@ from datetime import UTC, datetime
 import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize
+from scipy import stats as sps
 
 import estimator
 from estimator.calibration.attribute import Attribution, KernelPoint, prepared
 from estimator.calibration.collect import CalibRun
 from estimator.calibration.fit import CategoryFit, FitOptions, fit_all
 from estimator.engine import lognormal_interval, pack_device, run_kernels
+from estimator.engine.uncertainty import P95, Z95
 from estimator.errors import InputError
 from estimator.partition import KernelPlan
 from estimator.registry.host import host_fingerprint
@@ -186,10 +188,11 @@ def calibrate(
         total = pred + gap * count
         r = np.log(meas / total)
         resid = {m.name: float(x) for m, x in zip(models, r, strict=True)}
-        # Whole-model scatter the kernel variances do not already explain.
+        # Whole-model scatter the kernel variances do not already explain, as a predictive
+        # scale for a network outside the fit.
         rel_kvar = kvar / total**2
         dof = max(len(models) - (1 if use_gap else 0), 1)
-        sigma = math.sqrt(max(float(np.sum(r * r)) / dof - float(np.mean(rel_kvar)), 0.0))
+        sigma = scatter_sigma(r, rel_kvar, dof)
     profile = build_profile(
         fits,
         threads=threads,
@@ -199,6 +202,58 @@ def calibrate(
         source=src,
     )
     return Calibration(profile, fits, gap, resid)
+
+
+def scatter_sigma(
+    log_resid: Sequence[float] | NDArray[np.float64],
+    rel_kvar: Sequence[float] | NDArray[np.float64],
+    dof: int,
+) -> float:
+    """``device_sigma`` from whole-model log errors: their scatter, widened for being estimated
+    from ``dof`` of them (:func:`predictive_factor`), less what the kernel variances
+    (``rel_kvar``, relative to each total) already explain."""
+    r = np.asarray(log_resid, dtype=np.float64)
+    if r.size == 0:
+        return 0.0
+    scatter = float(np.sum(r * r)) / max(dof, 1) * predictive_factor(max(dof, 1)) ** 2
+    return math.sqrt(max(scatter - float(np.mean(rel_kvar)), 0.0))
+
+
+def held_out_residuals(
+    points: Sequence[KernelPoint],
+    models: Sequence[WholeModel],
+    hw: Hardware,
+    threads: int,
+    *,
+    opts: FitOptions | None = None,
+    use_gap: bool = True,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per network: log(measured / predicted) and relative kernel variance when the network's
+    kernels and whole run are left out of the fit. In-sample residuals are too small (each
+    network's kernels helped fit the curves that predict it), so a sigma from them gives
+    intervals that miss unseen networks too often."""
+    r = np.zeros(len(models))
+    rk = np.zeros(len(models))
+    for i, held in enumerate(models):
+        others = [m for j, m in enumerate(models) if j != i]
+        own = held.attribution.model if held.attribution is not None else None
+        pts = [p for p in points if p.model != own]
+        cal = calibrate(pts, others, hw, threads, opts=opts, use_gap=use_gap)
+        mean, kvar, count = predict_plans([held.plan], hw, cal.profile, threads)
+        total = float(mean[0] + cal.gap * count[0])
+        r[i] = math.log(held.measured / total)
+        rk[i] = float(kvar[0]) / total**2
+    return r, rk
+
+
+def predictive_factor(dof: int) -> float:
+    """Widening of a scale estimated from ``dof`` residuals, for the 95% interval of a new one.
+
+    A new network's log error divided by a scale estimated from ``dof`` others follows Student's
+    t with ``dof`` degrees of freedom, not a normal: with 13 calibration networks the 95% quantile
+    is 2.16, not 1.96. Scaling sigma by the quantile ratio lets the engine keep its normal-based
+    interval (see docs/calibration.md, "How wide the interval is")."""
+    return float(sps.t.ppf(P95, dof) / Z95)
 
 
 def peak_excess(points: Sequence[KernelPoint], quantile: float = 0.9) -> float:

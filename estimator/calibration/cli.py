@@ -266,7 +266,12 @@ def calibrate_hardware(argv: Sequence[str] | None = None) -> int:
     args.runtime = args.runtime or "onnxruntime"
 
     def body() -> int:
-        from estimator.calibration.calibrate import calibrate, peak_excess
+        from estimator.calibration.calibrate import (
+            calibrate,
+            held_out_residuals,
+            peak_excess,
+            scatter_sigma,
+        )
         from estimator.calibration.collect import collect
         from estimator.calibration.dataset import load_dataset, model_files
         from estimator.registry import save_profiles
@@ -298,6 +303,11 @@ def calibrate_hardware(argv: Sequence[str] | None = None) -> int:
                 f"threads={th}: {len(pts)} kernels, {len(ds.models)} networks; {ds.match_summary()}"
             )
             cal = calibrate(pts, ds.models, hw, th, use_gap=args.gap, source=_source(args, th))
+            if len(ds.models) >= MIN_HELD_OUT:
+                _log(f"threads={th}: device_sigma from {len(ds.models)} held-out refits")
+                r, rk = held_out_residuals(pts, ds.models, hw, th, use_gap=args.gap)
+                sigma = scatter_sigma(r, rk, len(r))
+                cal.profile = cal.profile.model_copy(update={"device_sigma": sigma})
             profiles.append(cal.profile)
             print(
                 f"threads={th}: {len(cal.fits)} categories fitted, "
@@ -336,6 +346,10 @@ def _source(args: argparse.Namespace, th: int) -> str:
         " (onnxruntime CPU, single-kernel sweeps + zoo networks profiled per node)"
     )
 
+
+#: Fewest networks for which device_sigma comes from held-out refits (one per network) rather
+#: than from the in-sample residuals: with two, each refit rests on a single network's run.
+MIN_HELD_OUT = 3
 
 #: Networks --quick calibrates with (small, fast to export and measure, varied categories).
 QUICK_ZOO = ["mobilenet_v3_small", "squeezenet1_1", "resnet18", "deit_tiny"]

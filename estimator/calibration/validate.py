@@ -16,7 +16,13 @@ import numpy as np
 from scipy import stats as sps
 
 from estimator.calibration.attribute import KernelPoint
-from estimator.calibration.calibrate import WholeModel, calibrate, interval, predict_plans
+from estimator.calibration.calibrate import (
+    WholeModel,
+    calibrate,
+    interval,
+    predict_plans,
+    scatter_sigma,
+)
 from estimator.calibration.fit import FitOptions
 from estimator.registry.models import Hardware
 
@@ -119,8 +125,13 @@ def leave_one_out(
     use_gap: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> list[ModelResult]:
-    """Predict each model from a calibration that excludes it (kernels and whole run)."""
-    out: list[ModelResult] = []
+    """Predict each model from a calibration that excludes it (kernels and whole run).
+
+    The interval of model i uses a ``device_sigma`` from the held-out errors of the *other*
+    models (what :func:`calibrate.held_out_residuals` gives the shipped profile), so neither its
+    centre nor its width has seen model i's measurement."""
+    totals: list[float] = []
+    kvars: list[float] = []
     for i, held in enumerate(models):
         others = [m for j, m in enumerate(models) if j != i]
         pts = list(sweep_points)
@@ -129,21 +140,31 @@ def leave_one_out(
                 pts.extend(m.attribution.points)
         cal = calibrate(pts, others, hw, threads, opts=opts, use_gap=use_gap)
         mean, kvar, count = predict_plans([held.plan], hw, cal.profile, threads)
-        total = mean + cal.gap * count
-        lo, hi = interval(total, kvar, cal.profile.device_sigma)
-        res = ModelResult(
-            held.name,
-            held.measured * 1e3,
-            float(total[0]) * 1e3,
-            float(lo[0]) * 1e3,
-            float(hi[0]) * 1e3,
-        )
-        out.append(res)
+        totals.append(float(mean[0] + cal.gap * count[0]))
+        kvars.append(float(kvar[0]))
         if progress is not None:
             progress(
-                f"{held.name}: measured {res.measured_ms:.2f} ms, "
-                f"predicted {res.predicted_ms:.2f} ms"
+                f"{held.name}: measured {held.measured * 1e3:.2f} ms, "
+                f"predicted {totals[-1] * 1e3:.2f} ms"
             )
+    total = np.array(totals)
+    kv = np.array(kvars)
+    r = np.log(np.array([m.measured for m in models]) / total)
+    rel = kv / total**2
+    out: list[ModelResult] = []
+    for i, held in enumerate(models):
+        rest = np.arange(len(models)) != i
+        sigma = scatter_sigma(r[rest], rel[rest], int(rest.sum()))
+        lo, hi = interval(total[i : i + 1], kv[i : i + 1], sigma)
+        out.append(
+            ModelResult(
+                held.name,
+                held.measured * 1e3,
+                total[i] * 1e3,
+                float(lo[0]) * 1e3,
+                float(hi[0]) * 1e3,
+            )
+        )
     return out
 
 

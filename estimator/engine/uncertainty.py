@@ -14,8 +14,10 @@ from statistics import NormalDist
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+#: Cumulative probability of the upper bound of a central 95% interval.
+P95 = 0.975
 #: Two-sided 95% quantile of the standard normal.
-Z95 = NormalDist().inv_cdf(0.975)
+Z95 = NormalDist().inv_cdf(P95)
 
 
 def combine(

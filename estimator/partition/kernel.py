@@ -41,6 +41,14 @@ class Kernel:
     modeled: bool = True
     #: Name of the fusion rule or pattern that formed the kernel ("" for a single node).
     fusion: str = ""
+    #: FLOP-equivalents the runtime executes when they differ from ``flops`` (an elementary
+    #: function such as erf takes tens of vector instructions per element; the reporting
+    #: convention counts one FLOP). The engine's compute roof uses :attr:`compute_work`.
+    work: int | None = None
+
+    @property
+    def compute_work(self) -> int:
+        return self.flops if self.work is None else self.work
 
 
 @dataclass(slots=True)
@@ -59,7 +67,7 @@ class KernelPlan:
         ks = self.kernels
         n = len(ks)
         self.arrays = KernelArrays.build(
-            np.fromiter((k.flops for k in ks), np.float64, n),
+            np.fromiter((k.compute_work for k in ks), np.float64, n),
             np.fromiter((k.bytes for k in ks), np.float64, n),
             np.fromiter((k.working_set_bytes for k in ks), np.float64, n),
             np.fromiter((CATEGORY_INDEX[k.category] for k in ks), np.int32, n),
@@ -68,6 +76,7 @@ class KernelPlan:
 
     @property
     def flops(self) -> NDArray[np.float64]:
+        """Per-kernel compute work the engine uses (FLOPs, or the runtime's FLOP-equivalents)."""
         return self.arrays.flops
 
     @property

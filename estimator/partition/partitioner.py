@@ -16,7 +16,7 @@ so fusion saves exactly the intermediate writes and reads it removes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from estimator.ir.graph import Graph, Node
 from estimator.ir.tensor import TensorInfo
@@ -117,7 +117,29 @@ def partition(
 
     groups.sort(key=lambda grp: min(grp.members))
     kernels = [_kernel(g, grp, cost) for grp in groups]
+    if rules.elementary_work:
+        kernels = [
+            _with_work(k, g.nodes[grp.members[-1]], rules.elementary_work)
+            for k, grp in zip(kernels, groups, strict=True)
+        ]
     return KernelPlan(graph.name, rules.runtime, kernels, skipped=g.skipped)
+
+
+def _with_work(k: Kernel, last: Node, table: Mapping[str, float]) -> Kernel:
+    """``k`` with the runtime's measured work when it is a lone elementary function or one of
+    the patterns the table names (the scope the figures were measured in; an activation inside
+    a conv epilogue keeps the FLOP convention)."""
+    if k.fusion and "+" not in k.fusion:
+        op = k.fusion
+    elif not k.fusion and len(k.ops) == 1:
+        op = k.ops[0]
+    else:
+        return k
+    per = table.get(op)
+    elements = last.outputs[0].numel if last.outputs else 0
+    if per is None or elements <= 0:
+        return k
+    return replace(k, work=max(round(per * elements), k.flops))
 
 
 def _costs(nodes: list[Node], given: Mapping[str, OpCost] | None) -> dict[str, OpCost]:

@@ -8,7 +8,7 @@ code, so it lives in a JSON file with its provenance (how it was checked) and is
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -69,6 +69,9 @@ class FusionRules:
     no_kernel_ops: frozenset[str]
     provenance: dict[str, Any]
     path: str
+    #: Kernel op name (pattern name or op type) -> FLOP-equivalents per output element the
+    #: runtime's implementation takes (``elementary_work`` in the JSON); empty: the convention.
+    elementary_work: dict[str, float] = field(default_factory=dict)
 
 
 def _step(raw: str | list[str] | dict[str, Any]) -> PatternStep:
@@ -143,7 +146,18 @@ def _build(data: dict[str, Any], path: str) -> FusionRules:
         no_kernel_ops=frozenset(data.get("no_kernel_ops", ())),
         provenance=dict(data["provenance"]),
         path=path,
+        elementary_work=_work_table(data.get("elementary_work")),
     )
+
+
+def _work_table(raw: dict[str, Any] | None) -> dict[str, float]:
+    if raw is None:
+        return {}
+    _ = raw["provenance"]["method"]  # a measured figure without its method is refused
+    out = {str(k): float(v) for k, v in raw["flop_equivalents"].items()}
+    if any(not v > 0 for v in out.values()):
+        raise ValueError("elementary_work figures must be positive")
+    return out
 
 
 def _choice(value: Any, allowed: tuple[str, ...]) -> Any:

@@ -8,6 +8,7 @@ import pytest
 from estimator.ir import Graph
 from estimator.ops import cost_of
 from estimator.partition import partition
+from estimator.partition.rules import load_rules
 from estimator.registry.models import KernelCategory as KC
 from tests.partition._graphs import (
     binary,
@@ -300,3 +301,29 @@ def test_matmul_scale_and_skip_layernorm_fuse_on_ort_only() -> None:
     # stays inside the kernel
     assert plan.kernels[0].bytes == 3 * 4096 + 2 * 256
     assert len(partition(g2, "pytorch-eager")) == 2
+
+
+def test_elementary_functions_carry_the_runtimes_measured_work() -> None:
+    """Reported FLOPs keep the convention; the engine's column takes onnxruntime's table."""
+    table = load_rules("onnxruntime-cpu").elementary_work
+    plan = partition(_gelu_graph(), "onnxruntime-cpu")
+    (k,) = plan.kernels
+    assert k.fusion == "Gelu"
+    assert k.flops == 5 * 128  # div, erf, add, mul, mul per element of the 2x4x16 output
+    assert k.work == round(table["Gelu"] * 128)
+    assert plan.flops.tolist() == [float(k.work)]
+
+    x = t("x", 1, 8, 4, 4)
+    sig = partition(graph("s", [unary("s", "Sigmoid", x, "y")], [x], [t("y", 1, 8, 4, 4)]))
+    assert sig.kernels[0].flops == 4 * 128
+    assert sig.kernels[0].work == round(table["Sigmoid"] * 128)
+    relu = partition(graph("r", [unary("r", "Relu", x, "y")], [x], [t("y", 1, 8, 4, 4)]))
+    assert "Relu" not in table and relu.kernels[0].work is None  # memory-bound: convention
+
+    # A runtime without a table, and an activation fused into a conv epilogue, keep the FLOPs.
+    eager = partition(_gelu_graph(), "pytorch-eager")
+    assert all(kk.work is None for kk in eager)
+    c = conv("c", x, 8, 1, "h")
+    g = graph("cs", [c, unary("s", "Sigmoid", t("h", 1, 8, 4, 4), "y")], [x], [t("y", 1, 8, 4, 4)])
+    (fused,) = partition(g, "onnxruntime-cpu").kernels
+    assert fused.ops == ("Conv", "Sigmoid") and fused.work is None

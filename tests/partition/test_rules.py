@@ -70,3 +70,15 @@ def test_shipped_rules_pass_their_schema(path: Path) -> None:
 
     schema = json.loads((FUSION_DIR / "fusion.schema.json").read_text())
     jsonschema.validate(json.loads(path.read_text()), schema)
+
+
+def test_elementary_work_table_is_checked() -> None:
+    data = json.loads((FUSION_DIR / "onnxruntime-cpu.json").read_text())
+    assert parse_rules(data).elementary_work["Gelu"] > parse_rules(data).elementary_work["Sigmoid"]
+    data["elementary_work"]["flop_equivalents"]["Gelu"] = -3
+    with pytest.raises(RegistryError, match=r"bad\.json: elementary_work/flop_equivalents/Gelu"):
+        parse_rules(data, "bad.json")
+    del data["elementary_work"]["provenance"]
+    data["elementary_work"]["flop_equivalents"]["Gelu"] = 3
+    with pytest.raises(RegistryError, match=r"bad\.json: elementary_work: 'provenance'"):
+        parse_rules(data, "bad.json")

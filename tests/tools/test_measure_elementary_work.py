@@ -1,0 +1,44 @@
+"""tools/measure_elementary_work.py on real onnxruntime: what it keeps and how it normalises."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from estimator.partition.rules import load_rules
+
+
+@pytest.fixture(scope="module")
+def tool(repo_root: Path) -> ModuleType:
+    path = repo_root / "tools" / "measure_elementary_work.py"
+    spec = importlib.util.spec_from_file_location("measure_elementary_work", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_op_model_runs_and_the_table_covers_shipped_ops(tool: ModuleType) -> None:
+    import onnxruntime as ort
+
+    names = {name for name, *_ in tool.OPS}
+    assert set(load_rules("onnxruntime-cpu").elementary_work) <= names
+    for _, op, domain, attrs in tool.OPS:
+        ort.InferenceSession(tool._model(op, domain, attrs, 64), providers=["CPUExecutionProvider"])
+
+
+def test_gelu_costs_more_per_element_than_relu(
+    tool: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert tool.main(["--hw", "epyc-milan-vm-2vcpu", "--repeats", "3", "--runs", "60"]) == 0
+    out = capsys.readouterr().out
+    table = json.loads(out[out.index("{") :])
+    assert "Relu" not in table  # the memory-bound floor itself is never kept
+    assert table["Gelu"] > 0
+    assert all(v > 0 for v in table.values())

@@ -1,0 +1,129 @@
+"""Measure what one output element of an elementary-function kernel costs in onnxruntime (MLAS).
+
+The FLOP convention (docs/design/cost_model.md) counts exp, erf or tanh as one FLOP, which is
+right for reporting and wrong for timing: MLAS evaluates them with polynomial kernels that take
+many vector instructions per element, and GELU (erf-based) costs about twice what SiLU does per
+element although both count 5 FLOPs. This tool times single-op models at two sizes that fit in L2
+and takes the slope (seconds per extra element, so per-call overhead cancels), then expresses it
+as FLOP-equivalents: slope x the device's one-thread fp32 peak. Normalising by the peak makes the
+figure a property of the implementation's instruction count more than of one machine (a wider
+vector unit raises both). The result goes, with this command as its provenance, into
+``hardware_registry/fusion/onnxruntime-cpu.json`` under ``elementary_work``.
+
+Run: ``python tools/measure_elementary_work.py [--hw host] [--repeats 5]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+#: (runtime op name, ONNX op, domain, attributes); the runtime op name is the kernel the
+#: partitioner produces (a pattern name such as Gelu, or the node's op type).
+OPS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
+    ("Relu", "Relu", "", {}),
+    ("Sigmoid", "Sigmoid", "", {}),
+    ("Tanh", "Tanh", "", {}),
+    ("Exp", "Exp", "", {}),
+    ("Log", "Log", "", {}),
+    ("Erf", "Erf", "", {}),
+    ("Softplus", "Softplus", "", {}),
+    ("Elu", "Elu", "", {}),
+    ("HardSigmoid", "HardSigmoid", "", {}),
+    ("HardSwish", "HardSwish", "", {}),
+    ("Gelu", "Gelu", "com.microsoft", {}),
+    ("QuickGelu", "QuickGelu", "com.microsoft", {"alpha": 1.0}),
+)
+#: The memory-bound reference: its slope is the cost of streaming one element through L2.
+FLOOR_OP = "Relu"
+#: An op enters the table only when its slope is this many times the floor: below that the
+#: element's time is mostly traffic, which the memory roof already models.
+COMPUTE_BOUND_FACTOR = 2.0
+#: Element counts of the two sizes: both tensors of the larger fit a 512 KiB L2 with room.
+SIZES = (1 << 13, 1 << 15)
+
+
+def _model(op: str, domain: str, attrs: dict[str, Any], n: int) -> bytes:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, n])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n])
+    node = helper.make_node(op, ["x"], ["y"], domain=domain, **attrs)
+    opsets = [helper.make_opsetid("", 17)]
+    if domain:
+        opsets.append(helper.make_opsetid(domain, 1))
+    graph = helper.make_graph([node], op.lower(), [x], [y])
+    return bytes(helper.make_model(graph, opset_imports=opsets).SerializeToString())
+
+
+def _p10(session: Any, n: int, runs: int) -> float:
+    x = np.random.default_rng(0).standard_normal((1, n)).astype(np.float32)
+    feed = {"x": x}
+    for _ in range(20):
+        session.run(None, feed)
+    ts = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        session.run(None, feed)
+        ts.append(time.perf_counter() - t0)
+    return float(np.percentile(ts, 10))
+
+
+def slope_ns(op: str, domain: str, attrs: dict[str, Any], repeats: int, runs: int) -> float:
+    """Median over ``repeats`` of (t(n2) - t(n1)) / (n2 - n1), in ns per element, one thread."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    sessions = [
+        ort.InferenceSession(_model(op, domain, attrs, n), so, providers=["CPUExecutionProvider"])
+        for n in SIZES
+    ]
+    slopes = []
+    for _ in range(repeats):
+        t1, t2 = (_p10(s, n, runs) for s, n in zip(sessions, SIZES, strict=True))
+        slopes.append((t2 - t1) / (SIZES[1] - SIZES[0]) * 1e9)
+    return statistics.median(slopes)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--hw", default="host", help="registry device whose 1-thread peak normalises")
+    p.add_argument("--repeats", type=int, default=11)
+    p.add_argument("--runs", type=int, default=300, help="timed runs per size and repeat")
+    args = p.parse_args(argv)
+    import onnxruntime as ort
+
+    from estimator.registry.loader import load_hardware
+
+    hw = load_hardware(args.hw)
+    peak = hw.peak_flops("fp32", 1)
+    onnx.checker.check_model(onnx.load_from_string(_model("Relu", "", {}, 8)))
+    print(f"{hw.id}: one-thread fp32 peak {peak / 1e9:.1f} GFLOP/s, onnxruntime {ort.__version__}")
+    print(f"{'op':<12} {'ns/element':>10} {'FLOP-eq':>8}  kept")
+    ns = {name: slope_ns(op, dom, attrs, args.repeats, args.runs) for name, op, dom, attrs in OPS}
+    floor = ns[FLOOR_OP]
+    out: dict[str, float] = {}
+    for name, v in ns.items():
+        keep = v >= COMPUTE_BOUND_FACTOR * floor
+        if keep:
+            out[name] = round(v * 1e-9 * peak, 1)
+        print(f"{name:<12} {v:>10.3f} {v * 1e-9 * peak:>8.1f}  {'yes' if keep else 'no'}")
+    print(
+        f"kept: at least {COMPUTE_BOUND_FACTOR:g}x the {FLOOR_OP} slope ({floor:.3f} ns), i.e. "
+        "compute-bound in L2; the others stay on the FLOP convention"
+    )
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
