@@ -64,6 +64,9 @@ class KernelRow:
     modeled: bool
     #: Fusion rules or pattern that formed the kernel ("" for a lone node).
     fusion: str = ""
+    #: FLOP-equivalents the compute roof used when the runtime's measured work for an elementary
+    #: function (erf, exp, ...) replaces the FLOP convention; None: ``flops`` was used.
+    work: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +327,7 @@ def estimate(
             share=float(s),
             modeled=k.modeled,
             fusion=k.fusion,
+            work=k.work,
         )
         for k, ti, vi, b, s in zip(prep.plan.kernels, t, v, bound, share, strict=True)
     )

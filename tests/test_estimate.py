@@ -166,3 +166,20 @@ def test_every_registry_device_gives_a_positive_estimate_with_an_interval() -> N
         for runtime in ("onnxruntime-cpu", "pytorch-eager", "tensorrt"):
             e = estimate(g, name, runtime=runtime)
             assert 0 < e.ci95_low_ms < e.latency_ms < e.ci95_high_ms, (name, runtime)
+
+
+def test_elementary_function_work_is_reported_and_used() -> None:
+    """On onnxruntime a lone Erf is timed by the runtime's measured work, reported next to the
+    conventional FLOPs; on a runtime without a table the FLOPs are used (work is null)."""
+    from estimator.partition.rules import load_rules
+
+    x = t("x", 1, 64, 32, 32)
+    g = graph("erf", [unary("erf", "Erf", x, "y")], [x], [t("y", 1, 64, 32, 32)])
+    n = 64 * 32 * 32
+    ort = estimate(g, "epyc-milan-vm-2vcpu", runtime="onnxruntime", threads=1)
+    (k,) = ort.kernels
+    assert k.flops == n
+    assert k.work == round(load_rules("onnxruntime-cpu").elementary_work["Erf"] * n)
+    assert json.loads(json.dumps(ort.to_dict()))["kernels"][0]["work"] == k.work
+    eager = estimate(g, "epyc-milan-vm-2vcpu", runtime="pytorch-eager", threads=1)
+    assert eager.kernels[0].work is None and eager.kernels[0].flops == n
