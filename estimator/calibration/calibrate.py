@@ -11,7 +11,7 @@ per-model correction). The remaining scatter of whole-model errors is ``device_s
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -219,7 +219,7 @@ def scatter_sigma(
     return math.sqrt(max(scatter - float(np.mean(rel_kvar)), 0.0))
 
 
-def held_out_residuals(
+def held_out_predictions(
     points: Sequence[KernelPoint],
     models: Sequence[WholeModel],
     hw: Hardware,
@@ -227,23 +227,39 @@ def held_out_residuals(
     *,
     opts: FitOptions | None = None,
     use_gap: bool = True,
+    progress: Callable[[WholeModel, float], None] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Per network: log(measured / predicted) and relative kernel variance when the network's
-    kernels and whole run are left out of the fit. In-sample residuals are too small (each
-    network's kernels helped fit the curves that predict it), so a sigma from them gives
-    intervals that miss unseen networks too often."""
-    r = np.zeros(len(models))
-    rk = np.zeros(len(models))
+    """Per network: predicted total (s) and kernel variance (s^2) from a fit that leaves out the
+    network's kernels (``points`` of its attribution) and its whole run. ``progress`` gets each
+    network and its prediction as it is made."""
+    total = np.zeros(len(models))
+    kv = np.zeros(len(models))
     for i, held in enumerate(models):
         others = [m for j, m in enumerate(models) if j != i]
         own = held.attribution.model if held.attribution is not None else None
         pts = [p for p in points if p.model != own]
         cal = calibrate(pts, others, hw, threads, opts=opts, use_gap=use_gap)
         mean, kvar, count = predict_plans([held.plan], hw, cal.profile, threads)
-        total = float(mean[0] + cal.gap * count[0])
-        r[i] = math.log(held.measured / total)
-        rk[i] = float(kvar[0]) / total**2
-    return r, rk
+        total[i] = float(mean[0] + cal.gap * count[0])
+        kv[i] = float(kvar[0])
+        if progress is not None:
+            progress(held, total[i])
+    return total, kv
+
+
+def held_out_residuals(
+    points: Sequence[KernelPoint],
+    models: Sequence[WholeModel],
+    hw: Hardware,
+    threads: int,
+    *,
+    use_gap: bool = True,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per network: held-out log(measured / predicted) and kernel variance relative to the
+    prediction. In-sample residuals are too small (each network's kernels helped fit the curves
+    that predict it), so a sigma from them gives intervals that miss unseen networks too often."""
+    total, kv = held_out_predictions(points, models, hw, threads, use_gap=use_gap)
+    return np.log(np.array([m.measured for m in models]) / total), kv / total**2
 
 
 def predictive_factor(dof: int) -> float:

@@ -18,9 +18,8 @@ from scipy import stats as sps
 from estimator.calibration.attribute import KernelPoint
 from estimator.calibration.calibrate import (
     WholeModel,
-    calibrate,
+    held_out_predictions,
     interval,
-    predict_plans,
     scatter_sigma,
 )
 from estimator.calibration.fit import FitOptions
@@ -130,25 +129,20 @@ def leave_one_out(
     The interval of model i uses a ``device_sigma`` from the held-out errors of the *other*
     models (what :func:`calibrate.held_out_residuals` gives the shipped profile), so neither its
     centre nor its width has seen model i's measurement."""
-    totals: list[float] = []
-    kvars: list[float] = []
-    for i, held in enumerate(models):
-        others = [m for j, m in enumerate(models) if j != i]
-        pts = list(sweep_points)
-        for m in others:
-            if m.attribution is not None:
-                pts.extend(m.attribution.points)
-        cal = calibrate(pts, others, hw, threads, opts=opts, use_gap=use_gap)
-        mean, kvar, count = predict_plans([held.plan], hw, cal.profile, threads)
-        totals.append(float(mean[0] + cal.gap * count[0]))
-        kvars.append(float(kvar[0]))
+    pts = list(sweep_points)
+    for m in models:
+        if m.attribution is not None:
+            pts.extend(m.attribution.points)
+
+    def report(held: WholeModel, t: float) -> None:
         if progress is not None:
             progress(
-                f"{held.name}: measured {held.measured * 1e3:.2f} ms, "
-                f"predicted {totals[-1] * 1e3:.2f} ms"
+                f"{held.name}: measured {held.measured * 1e3:.2f} ms, predicted {t * 1e3:.2f} ms"
             )
-    total = np.array(totals)
-    kv = np.array(kvars)
+
+    total, kv = held_out_predictions(
+        pts, models, hw, threads, opts=opts, use_gap=use_gap, progress=report
+    )
     r = np.log(np.array([m.measured for m in models]) / total)
     rel = kv / total**2
     out: list[ModelResult] = []
