@@ -186,11 +186,10 @@ def calibrate(
         if use_gap:
             gap = fit_gap(pred, count, meas)
         total = pred + gap * count
-        r = np.log(meas / total)
+        r, rel_kvar = log_errors(models, total, kvar)
         resid = {m.name: float(x) for m, x in zip(models, r, strict=True)}
         # Whole-model scatter the kernel variances do not already explain, as a predictive
         # scale for a network outside the fit.
-        rel_kvar = kvar / total**2
         dof = max(len(models) - (1 if use_gap else 0), 1)
         sigma = scatter_sigma(r, rel_kvar, dof)
     profile = build_profile(
@@ -259,7 +258,15 @@ def held_out_residuals(
     prediction. In-sample residuals are too small (each network's kernels helped fit the curves
     that predict it), so a sigma from them gives intervals that miss unseen networks too often."""
     total, kv = held_out_predictions(points, models, hw, threads, use_gap=use_gap)
-    return np.log(np.array([m.measured for m in models]) / total), kv / total**2
+    return log_errors(models, total, kv)
+
+
+def log_errors(
+    models: Sequence[WholeModel], total: NDArray[np.float64], kvar: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per network: log(measured / predicted total) and kernel variance relative to the total
+    squared, the two inputs of :func:`scatter_sigma`."""
+    return np.log(np.array([m.measured for m in models]) / total), kvar / total**2
 
 
 def predictive_factor(dof: int) -> float:

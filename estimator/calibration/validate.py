@@ -20,6 +20,7 @@ from estimator.calibration.calibrate import (
     WholeModel,
     held_out_predictions,
     interval,
+    log_errors,
     scatter_sigma,
 )
 from estimator.calibration.fit import FitOptions
@@ -143,8 +144,7 @@ def leave_one_out(
     total, kv = held_out_predictions(
         pts, models, hw, threads, opts=opts, use_gap=use_gap, progress=report
     )
-    r = np.log(np.array([m.measured for m in models]) / total)
-    rel = kv / total**2
+    r, rel = log_errors(models, total, kv)
     out: list[ModelResult] = []
     for i, held in enumerate(models):
         rest = np.arange(len(models)) != i

@@ -119,20 +119,21 @@ def partition(
     kernels = [_kernel(g, grp, cost) for grp in groups]
     if rules.elementary_work:
         kernels = [
-            _with_work(k, g.nodes[grp.members[-1]], rules.elementary_work)
+            _with_work(k, g, grp, rules.elementary_work)
             for k, grp in zip(kernels, groups, strict=True)
         ]
     return KernelPlan(graph.name, rules.runtime, kernels, skipped=g.skipped)
 
 
-def _with_work(k: Kernel, last: Node, table: Mapping[str, float]) -> Kernel:
+def _with_work(k: Kernel, g: _Graph, grp: _Group, table: Mapping[str, float]) -> Kernel:
     """``k`` with the runtime's measured work when it is a lone elementary function or one of
     the patterns the table names (the scope the figures were measured in; an activation inside
     a conv epilogue keeps the FLOP convention)."""
-    if k.fusion and "+" not in k.fusion:
-        op = k.fusion
-    elif not k.fusion and len(k.ops) == 1:
-        op = k.ops[0]
+    last = g.nodes[grp.members[-1]]
+    if all(mode == "pattern" for mode in grp.modes.values()) and grp.fusion:
+        op = grp.fusion[0]
+    elif len(grp.members) == 1:
+        op = last.op
     else:
         return k
     per = table.get(op)
