@@ -182,7 +182,20 @@ def _match(g: _Graph, pat: Pattern, start: int, assigned: list[int]) -> list[int
             r = g.res(t.name)
             if r in g.graph_out or any(c not in inside for c in g.consumers.get(r, ())):
                 return None
+    if pat.max_inputs is not None and len(_outside_inputs(g, matched)) > pat.max_inputs:
+        return None
     return matched
+
+
+def _outside_inputs(g: _Graph, members: list[int]) -> set[str]:
+    """Non-constant tensors the nodes ``members`` read that none of them produce."""
+    produced = {g.res(t.name) for m in members for t in g.nodes[m].outputs}
+    return {
+        r
+        for m in members
+        for t in g.nodes[m].inputs
+        if (r := g.res(t.name)) not in produced and not g.is_const(t.name)
+    }
 
 
 def _when_ok(g: _Graph, when: str, follower: Node, t: str, anchor: int) -> bool:

@@ -56,6 +56,9 @@ class Pattern:
     name: str
     steps: tuple[PatternStep, ...]
     category: KernelCategory
+    #: Most distinct non-constant tensors entering the match (None: any). Runtimes fuse on
+    #: operand identity: x * sigmoid(x) is QuickGelu, a gate x * sigmoid(s) is two kernels.
+    max_inputs: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +130,12 @@ def _build(data: dict[str, Any], path: str) -> FusionRules:
         for r in data["absorb"]
     )
     patterns = tuple(
-        Pattern(p["name"], tuple(_step(s) for s in p["steps"]), KernelCategory(p["category"]))
+        Pattern(
+            p["name"],
+            tuple(_step(s) for s in p["steps"]),
+            KernelCategory(p["category"]),
+            p.get("max_inputs"),
+        )
         for p in data["patterns"]
     )
     for p in patterns:

@@ -19,6 +19,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from estimator.frontends.onnx_frontend import load_onnx
 from estimator.partition import partition
+from estimator.partition.rules import load_rules
 
 NOT_KERNELS = {"ReorderInput", "ReorderOutput", "Reshape"}
 C, K = 16, 16
@@ -98,6 +99,17 @@ CASES: dict[str, Callable[[], tuple[list[onnx.NodeProto], list[onnx.TensorProto]
             helper.make_node("Mul", ["c", "sg"], ["y"]),
         ],
         [_c("W", (C, C, 3, 3)), _c("B", (C,))],
+        IMG,
+    ),
+    # x * sigmoid(s) with s != x: not QuickGelu; the Sigmoid fuses into the gate's conv
+    "squeeze_excite_gate": lambda: (
+        [
+            helper.make_node("GlobalAveragePool", ["x"], ["p"]),
+            _conv("p", "W1", "c", k=1),
+            helper.make_node("Sigmoid", ["c"], ["g"]),
+            helper.make_node("Mul", ["x", "g"], ["y"]),
+        ],
+        [_c("W1", (C, C, 1, 1)), _c("B", (C,))],
         IMG,
     ),
     "matmul_add_relu": lambda: (
@@ -188,6 +200,10 @@ def test_kernel_count_matches_onnxruntime(case: str, tmp_path: Path) -> None:
     expected = _ort_kernels(model, tmp_path)
     plan = partition(load_onnx(model, name=case), "onnxruntime-cpu")
     assert len(plan) == len(expected), (case, [k.ops for k in plan], expected)
+    # the decomposed ops onnxruntime recognises run as its contrib op of the pattern's name
+    for pat in load_rules("onnxruntime-cpu").patterns:
+        ours = sum(k.fusion == pat.name for k in plan)
+        assert ours == expected.count(pat.name), (case, pat.name, [k.ops for k in plan], expected)
 
 
 @pytest.mark.slow
