@@ -327,3 +327,31 @@ def test_elementary_functions_carry_the_runtimes_measured_work() -> None:
     g = graph("cs", [c, unary("s", "Sigmoid", t("h", 1, 8, 4, 4), "y")], [x], [t("y", 1, 8, 4, 4)])
     (fused,) = partition(g, "onnxruntime-cpu").kernels
     assert fused.ops == ("Conv", "Sigmoid") and fused.work is None
+
+
+def test_silu_is_one_quickgelu_kernel_but_a_gate_with_another_input_is_not() -> None:
+    sh, ch = (1, 8, 4, 4), (1, 8, 1, 1)
+    x, s = t("x", *sh), t("s", *ch)
+    silu = graph(
+        "silu",
+        [unary("sig", "Sigmoid", x, "g"), binary("mul", "Mul", x, t("g", *sh), "y")],
+        [x],
+        [t("y", *sh)],
+    )
+    plan = partition(silu, "onnxruntime-cpu")
+    assert [(k.ops, k.fusion) for k in plan] == [(("Sigmoid", "Mul"), "QuickGelu")]
+    # x read once (512 B) and y written (512 B): the sigmoid stays in registers
+    assert plan.kernels[0].bytes == 512 + 512
+    gate = graph(
+        "gate",
+        [unary("sig", "Sigmoid", s, "g"), binary("mul", "Mul", x, t("g", *ch), "y")],
+        [x, s],
+        [t("y", *sh)],
+    )
+    assert [k.ops for k in partition(gate, "onnxruntime-cpu")] == [("Sigmoid",), ("Mul",)]
+    assert [k.ops for k in partition(gate, "tensorrt")] == [("Sigmoid", "Mul")]  # pointwise chain
+
+
+def test_pattern_input_limit_is_read_from_the_rules() -> None:
+    pats = {p.name: p.max_inputs for p in load_rules("onnxruntime-cpu").patterns}
+    assert pats["QuickGelu"] == 1 and pats["SkipLayerNormalization"] == 2
