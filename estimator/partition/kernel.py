@@ -75,9 +75,14 @@ class KernelPlan:
         )
 
     @property
-    def flops(self) -> NDArray[np.float64]:
+    def compute_work(self) -> NDArray[np.float64]:
         """Per-kernel compute work the engine uses (FLOPs, or the runtime's FLOP-equivalents)."""
         return self.arrays.flops
+
+    @property
+    def flops(self) -> NDArray[np.float64]:
+        """Per-kernel FLOPs as reported (the convention, whatever the compute roof used)."""
+        return np.fromiter((k.flops for k in self.kernels), np.float64, len(self.kernels))
 
     @property
     def bytes(self) -> NDArray[np.float64]:

@@ -245,12 +245,13 @@ def test_conv_categories(cout: int, k: int, group: int, expected: KC) -> None:
 def test_plan_columns_match_kernels() -> None:
     g = conv_bn_relu(16, 8)
     plan = partition(g, "pytorch-eager")
+    assert plan.compute_work.tolist() == [float(k.compute_work) for k in plan]
     assert plan.flops.tolist() == [float(k.flops) for k in plan]
     assert plan.bytes.tolist() == [float(k.bytes) for k in plan]
     assert plan.category.dtype == np.int32 and plan.dtype.dtype == np.int32
-    assert np.allclose(plan.arrays.log_flops, np.log10(plan.flops))
+    assert np.allclose(plan.arrays.log_flops, np.log10(plan.compute_work))
     with pytest.raises(ValueError):
-        plan.flops[0] = 1.0  # columns are read-only: the plan is shared between estimates
+        plan.compute_work[0] = 1.0  # columns are read-only: the plan is shared between estimates
 
 
 def test_tensorrt_fuses_conv_bias_residual_and_activation() -> None:
@@ -311,7 +312,8 @@ def test_elementary_functions_carry_the_runtimes_measured_work() -> None:
     assert k.fusion == "Gelu"
     assert k.flops == 5 * 128  # div, erf, add, mul, mul per element of the 2x4x16 output
     assert k.work == round(table["Gelu"] * 128)
-    assert plan.flops.tolist() == [float(k.work)]
+    assert plan.compute_work.tolist() == [float(k.work)]
+    assert plan.flops.tolist() == [float(k.flops)]
 
     x = t("x", 1, 8, 4, 4)
     sig = partition(graph("s", [unary("s", "Sigmoid", x, "y")], [x], [t("y", 1, 8, 4, 4)]))
