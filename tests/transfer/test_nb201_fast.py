@@ -60,7 +60,9 @@ def test_kernel_set_rows_equal_whole_graph_partition() -> None:
         plan = partition(nb201_reference_graph(a, batch=4), "pytorch-eager")
         row = ks.counts[i]
         assert row.sum() == len(plan)
-        assert float((row @ ks.kernels.flops)[0]) == pytest.approx(plan.compute_work.sum(), rel=1e-12)
+        assert float((row @ ks.kernels.flops)[0]) == pytest.approx(
+            plan.compute_work.sum(), rel=1e-12
+        )
         assert float((row @ ks.kernels.bytes)[0]) == pytest.approx(plan.bytes.sum(), rel=1e-12)
 
 
