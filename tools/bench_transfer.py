@@ -67,6 +67,11 @@ class ColumnResult:
     #: models that see only which op sits on which edge.
     edge_ms: dict[str, float]
     edge_rho: float
+    #: The same with one latency per (edge position, op): 30 coefficients instead of 5.
+    edge_position_rho: float
+    #: k -> per-draw Spearman of the op-count least squares fitted on the same k networks as
+    #: the few-shot fit (k > 6 only): what a generic regression makes of those measurements.
+    opcount_rho: dict[int, list[float]]
     #: k -> per-draw Spearman rho / MAPE of the fit and MAPE of the FLOPs-scale baseline.
     rho: dict[int, list[float]]
     mape: dict[int, list[float]]
@@ -123,7 +128,9 @@ def run_column(
     query = trimmed(y, *query_rows)
     yq = y[query]
     qset = models.subset(query)
+    counts = op_counts(archs)
     rho: dict[int, list[float]] = {}
+    opcount: dict[int, list[float]] = {}
     mape: dict[int, list[float]] = {}
     fmape: dict[int, list[float]] = {}
     cover: dict[int, list[float]] = {}
@@ -132,6 +139,8 @@ def run_column(
     names: list[str] = []
     for k in shots:
         rho[k], mape[k], fmape[k], cover[k] = [], [], [], []
+        if k > counts.shape[1]:
+            opcount[k] = []
         for _ in range(draws if k > 0 else 1):
             pick = rng.choice(pool, size=k, replace=False) if k else np.zeros(0, np.int64)
             f = fit(
@@ -153,8 +162,12 @@ def run_column(
             if k:
                 scale = float(np.exp(np.mean(np.log(y[pick]) - np.log(flops[pick]))))
                 fmape[k].append(_mape(scale * flops[query], yq))
-    counts = op_counts(archs)
+            if k in opcount:
+                c = np.linalg.lstsq(counts[pick], y[pick], rcond=None)[0]
+                opcount[k].append(_rho(counts[query] @ c, yq))
     coef = np.linalg.lstsq(counts[pool], y[pool], rcond=None)[0]
+    onehot = edge_position_onehot(archs)
+    pos_coef = np.linalg.lstsq(onehot[pool], y[pool], rcond=None)[0]
     return ColumnResult(
         column=column,
         hardware=setup.hardware,
@@ -167,6 +180,8 @@ def run_column(
         params_rho=_rho(params[query], yq),
         edge_ms=dict(zip(OPS, coef[: len(OPS)].tolist(), strict=True)),
         edge_rho=_rho(counts[query] @ coef, yq),
+        edge_position_rho=_rho(onehot[query] @ pos_coef, yq),
+        opcount_rho=opcount,
         rho=rho,
         mape=mape,
         flops_mape=fmape,
@@ -181,6 +196,17 @@ def run_column(
 def op_counts(archs: Sequence[str]) -> NDArray[np.float64]:
     """Per arch: how many of the 6 edges carry each op, plus a constant column."""
     rows = [[sum(o == op for o in parse_arch(a)) for op in OPS] + [1] for a in archs]
+    return np.asarray(rows, dtype=np.float64)
+
+
+def edge_position_onehot(archs: Sequence[str]) -> NDArray[np.float64]:
+    """Per arch: one-hot of the op on each of the 6 edges (30 columns), plus a constant column."""
+    rows = []
+    for a in archs:
+        row = [0.0] * (6 * len(OPS)) + [1.0]
+        for e, op in enumerate(parse_arch(a)):
+            row[e * len(OPS) + OPS.index(op)] = 1.0
+        rows.append(row)
     return np.asarray(rows, dtype=np.float64)
 
 
@@ -264,17 +290,39 @@ def markdown(results: list[ColumnResult], shots: Sequence[int], command: str) ->
         "",
         "Least-squares latency per edge op (ms, one edge position summed over the 15 cells), "
         "fitted on the whole trimmed pool; 'op-count rho' = its Spearman on the query set, a "
-        "ceiling for models that see only which op sits on each edge:",
+        "ceiling for models that see only which op sits on each edge; 'per-edge rho' = the same "
+        "with one latency per (edge position, op):",
         "",
-        "| column | " + " | ".join(OPS) + " | op-count rho |",
-        "|---|" + "---|" * (len(OPS) + 1),
+        "| column | " + " | ".join(OPS) + " | op-count rho | per-edge rho |",
+        "|---|" + "---|" * (len(OPS) + 2),
     ]
     for r in results:
         cells = " | ".join(f"{r.edge_ms[op]:.3f}" for op in OPS)
-        lines.append(f"| {r.column} | {cells} | {r.edge_rho:.3f} |")
+        lines.append(f"| {r.column} | {cells} | {r.edge_rho:.3f} | {r.edge_position_rho:.3f} |")
     lines.append(
-        f"| **mean** | {' | ' * (len(OPS) - 1)} | {np.mean([r.edge_rho for r in results]):.3f} |"
+        f"| **mean** | {' | ' * (len(OPS) - 1)} | {np.mean([r.edge_rho for r in results]):.3f} "
+        f"| {np.mean([r.edge_position_rho for r in results]):.3f} |"
     )
+    ks = [k for k in shots if results and k in results[0].opcount_rho]
+    if ks:
+        lines += [
+            "",
+            "The op-count least squares fitted on the same k networks as the few-shot fit "
+            "(Spearman on the query set, mean ± std over the same draws): a generic regression "
+            "of those measurements, without the roofline model:",
+            "",
+            "| column | " + " | ".join(f"k={k}" for k in ks) + " |",
+            "|---|" + "---|" * len(ks),
+        ]
+        for r in results:
+            lines.append(f"| {r.column} | " + " | ".join(_ms(r.opcount_rho[k]) for k in ks) + " |")
+        lines.append(
+            "| **mean** | "
+            + " | ".join(
+                f"**{np.mean([np.mean(r.opcount_rho[k]) for r in results]):.3f}**" for k in ks
+            )
+            + " |"
+        )
     if TARGET_K in shots:
         lines += ["", _targets(results)]
     return "\n".join(lines) + "\n"
@@ -327,6 +375,8 @@ def to_json(
                 "params_rho": r.params_rho,
                 "edge_ms": r.edge_ms,
                 "edge_rho": r.edge_rho,
+                "edge_position_rho": r.edge_position_rho,
+                "opcount_rho": {str(k): v for k, v in r.opcount_rho.items()},
                 "rho": {str(k): v for k, v in r.rho.items()},
                 "mape": {str(k): v for k, v in r.mape.items()},
                 "flops_mape": {str(k): v for k, v in r.flops_mape.items()},

@@ -55,6 +55,22 @@ def test_quick_run_writes_tables(tmp_path: Path) -> None:
     assert np.mean(col["rho"]["10"]) > col["flops_rho"]
     assert np.mean(col["mape"]["10"]) < 0.05
     assert len(col["rho"]["10"]) == 2 and len(col["rho"]["0"]) == 1
+    # the generic regression on the same draws: one value per draw, only where k > 6 coefficients
+    assert list(col["opcount_rho"]) == ["10"] and len(col["opcount_rho"]["10"]) == 2
+    assert -1.0 <= col["edge_position_rho"] <= 1.0 and "per-edge rho" in text
+
+
+def test_edge_position_onehot_marks_one_op_per_edge() -> None:
+    tool = _tool()
+    arch = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|none~2|"
+    (row,) = tool.edge_position_onehot([arch])
+    ops = list(tool.OPS)
+    expected = np.zeros(6 * len(ops) + 1)
+    names = ["nor_conv_3x3", "none", "skip_connect", "avg_pool_3x3", "nor_conv_1x1", "none"]
+    for e, op in enumerate(names):
+        expected[e * len(ops) + ops.index(op)] = 1.0
+    expected[-1] = 1.0
+    assert row.tolist() == expected.tolist()
 
 
 def test_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
