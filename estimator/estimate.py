@@ -31,6 +31,7 @@ from estimator.errors import EstimatorError, InputError
 from estimator.ir.graph import Graph
 from estimator.loading import load_model
 from estimator.partition import KernelPlan, load_rules, partition
+from estimator.registry.elementary import load_elementary_work
 from estimator.registry.loader import load_hardware, load_profile
 from estimator.registry.models import EfficiencyProfile, Hardware, canonical_dtype
 
@@ -306,7 +307,8 @@ def estimate(
         strict=strict,
     )
     device, profile, dev = _device(hw, rules.runtime, key, threads, registry)
-    arrays = _with_dtype(prep.plan.arrays, key)
+    table = load_elementary_work(device, rules.runtime, registry)
+    arrays = _with_dtype(prep.plan.arrays_for(table), key)
     _check_peak(device, dev, arrays)
     t, v, bound = run_kernels(arrays, dev)
     total = float(t.sum())
@@ -327,7 +329,7 @@ def estimate(
             share=float(s),
             modeled=k.modeled,
             fusion=k.fusion,
-            work=k.work,
+            work=k.work_on(table),
         )
         for k, ti, vi, b, s in zip(prep.plan.kernels, t, v, bound, share, strict=True)
     )
@@ -431,7 +433,8 @@ def estimate_many(
             raise InputError(
                 f"estimate_many takes Graph, KernelPlan or Prepared, got {type(m).__name__}"
             )
-    arrays = _with_dtype(KernelArrays.concat([p.arrays for p in plans]), key)
+    table = load_elementary_work(device, rules.runtime, registry)
+    arrays = _with_dtype(KernelArrays.concat([p.arrays_for(table) for p in plans]), key)
     _check_peak(device, dev, arrays)
     offsets = np.zeros(len(plans) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(p) for p in plans])

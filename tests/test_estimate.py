@@ -15,7 +15,7 @@ import pytest
 
 from estimator.engine import lognormal_interval
 from estimator.errors import InputError, UnsupportedOpError
-from estimator.estimate import estimate, estimate_many, prepare
+from estimator.estimate import Estimate, estimate, estimate_many, prepare
 from estimator.ir import Graph
 from estimator.partition import partition
 from estimator.registry.models import EfficiencyFile
@@ -183,3 +183,39 @@ def test_elementary_function_work_is_reported_and_used() -> None:
     assert json.loads(json.dumps(ort.to_dict()))["kernels"][0]["work"] == k.work
     eager = estimate(g, "epyc-milan-vm-2vcpu", runtime="pytorch-eager", threads=1)
     assert eager.kernels[0].work is None and eager.kernels[0].flops == n
+
+
+def test_a_devices_own_elementary_work_replaces_the_runtime_table(tmp_path: Path) -> None:
+    """elementary_work.json next to a device's hardware.json prices its elementary functions;
+    an op the device table lacks falls back to the FLOP convention."""
+    from estimator.partition.rules import load_rules
+    from estimator.registry.elementary import save_elementary_work
+    from estimator.registry.models import ElementaryWorkTable
+    from tests.registry.test_loader import shipped_hardware, write_device
+
+    folder = write_device(tmp_path, "cpu", "ew-dev", shipped_hardware("cpu/epyc-milan-vm-2vcpu"))
+    x = t("x", 1, 64, 32, 32)
+    g = graph("erf", [unary("erf", "Erf", x, "y")], [x], [t("y", 1, 64, 32, 32)])
+    n = 64 * 32 * 32
+
+    def run() -> Estimate:
+        return estimate(g, "ew-dev", runtime="onnxruntime", threads=1, registry=tmp_path)
+
+    default = run()
+    assert default.kernels[0].work == round(
+        load_rules("onnxruntime-cpu").elementary_work["Erf"] * n
+    )
+
+    def write(values: dict[str, float]) -> None:
+        entry = ElementaryWorkTable(
+            flop_equivalents=values, source="test", date="2026-11-23", peak_gflops_one_thread=112
+        )
+        save_elementary_work(folder, "ew-dev", "onnxruntime-cpu", entry)
+
+    write({"Erf": 4000.0})  # far above the runtime's figure: the kernel becomes compute-bound
+    own = run()
+    assert own.kernels[0].work == 4000 * n and own.kernels[0].flops == n
+    assert own.kernels[0].bound == "compute"
+    assert own.latency_ms > default.latency_ms
+    write({"Tanh": 40.0})  # no Erf entry: not compute-bound on this device
+    assert run().kernels[0].work is None

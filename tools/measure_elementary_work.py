@@ -6,11 +6,14 @@ many vector instructions per element, and GELU (erf-based) costs about twice wha
 element although both count 5 FLOPs. This tool times single-op models at two sizes that fit in L2
 and takes the slope (seconds per extra element, so per-call overhead cancels), then expresses it
 as FLOP-equivalents: slope x the device's one-thread fp32 peak. Normalising by the peak makes the
-figure a property of the implementation's instruction count more than of one machine (a wider
-vector unit raises both). The result goes, with this command as its provenance, into
-``hardware_registry/fusion/onnxruntime-cpu.json`` under ``elementary_work``.
+figure a property of the implementation's instruction count more than of one machine, but not
+of the runtime alone: the runtime picks its kernels by ISA (MLAS runs AVX-512 paths on Zen 4,
+AVX2 on Zen 3), so the figures differ by device. The runtime's default table lives in
+``hardware_registry/fusion/onnxruntime-cpu.json`` under ``elementary_work``; ``--write`` stores
+this device's own table in ``elementary_work.json`` next to its hardware.json (atomically, other
+runtimes' tables kept), which the estimator and calibration then use for that device.
 
-Run: ``python tools/measure_elementary_work.py [--hw host] [--repeats 5]``.
+Run: ``python tools/measure_elementary_work.py [--hw host] [--repeats 5] [--write [--out DIR]]``.
 """
 
 from __future__ import annotations
@@ -99,9 +102,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--hw", default="host", help="registry device whose 1-thread peak normalises")
     p.add_argument("--repeats", type=int, default=11)
     p.add_argument("--runs", type=int, default=300, help="timed runs per size and repeat")
+    p.add_argument(
+        "--write", action="store_true", help="store the table in the device's registry folder"
+    )
+    p.add_argument("--out", help="folder to write elementary_work.json to (default: the device's)")
     args = p.parse_args(argv)
     import onnxruntime as ort
 
+    from estimator.partition.rules import load_rules
     from estimator.registry.loader import load_hardware
 
     hw = load_hardware(args.hw)
@@ -111,18 +119,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{'op':<12} {'ns/element':>10} {'FLOP-eq':>8}  kept")
     ns = {name: slope_ns(op, dom, attrs, args.repeats, args.runs) for name, op, dom, attrs in OPS}
     floor = ns[FLOOR_OP]
+    default = set(load_rules("onnxruntime-cpu").elementary_work)
     out: dict[str, float] = {}
     for name, v in ns.items():
-        keep = v >= COMPUTE_BOUND_FACTOR * floor
+        keep = v >= COMPUTE_BOUND_FACTOR * floor or name in default
         if keep:
             out[name] = round(v * 1e-9 * peak, 1)
         print(f"{name:<12} {v:>10.3f} {v * 1e-9 * peak:>8.1f}  {'yes' if keep else 'no'}")
     print(
         f"kept: at least {COMPUTE_BOUND_FACTOR:g}x the {FLOOR_OP} slope ({floor:.3f} ns), i.e. "
-        "compute-bound in L2; the others stay on the FLOP convention"
+        "compute-bound in L2, or in the runtime's default table (a device table replaces it "
+        "entry by entry, and the slope of an op near the floor moves across the threshold from "
+        "run to run); the others stay on the FLOP convention"
     )
     print(json.dumps(out, indent=1))
+    if args.write:
+        path = _write(hw, out, ns, peak, args, ort.__version__)
+        print(f"wrote {path}")
     return 0
+
+
+def _write(
+    hw: Any, table: dict[str, float], ns: dict[str, float], peak: float, args: Any, ver: str
+) -> Any:
+    from datetime import UTC, datetime
+
+    from estimator.registry.elementary import save_elementary_work
+    from estimator.registry.models import ElementaryWorkTable
+
+    folder = args.out or hw.source_dir
+    if folder is None:
+        raise SystemExit("measure_elementary_work: error: no registry folder; give --out")
+    entry = ElementaryWorkTable(
+        flop_equivalents=table,
+        source=(
+            f"tools/measure_elementary_work.py --hw {args.hw} --repeats {args.repeats} "
+            f"--runs {args.runs} (onnxruntime {ver}, one intra-op thread; slope of the p10 run "
+            f"time between {SIZES[0]} and {SIZES[1]} fp32 elements x the one-thread peak; ops "
+            f"under {COMPUTE_BOUND_FACTOR:g}x the {FLOOR_OP} slope left out)"
+        ),
+        date=datetime.now(UTC).date().isoformat(),
+        ns_per_element={k: round(v, 4) for k, v in ns.items()},
+        peak_gflops_one_thread=round(peak / 1e9, 2),
+    )
+    return save_elementary_work(folder, hw.id, "onnxruntime-cpu", entry)
 
 
 if __name__ == "__main__":

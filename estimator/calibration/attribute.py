@@ -24,6 +24,7 @@ from estimator.engine.pack import DeviceArrays, pack_device
 from estimator.estimate import Prepared, prepare
 from estimator.frontends.onnx_frontend import load_onnx
 from estimator.partition import Kernel
+from estimator.registry.elementary import load_elementary_work
 from estimator.registry.models import EfficiencyProfile, Hardware, KernelCategory
 
 PARTITION_RUNTIME = "onnxruntime-cpu"
@@ -180,18 +181,19 @@ def attribute(
         unmatched -= us
         matched += us
     peak, dev = roofs(hw, profile, threads)
-    arr = prep.plan.arrays
+    # the device's own elementary-work table where it has one, exactly as the estimator uses it
+    arr = prep.plan.arrays_for(load_elementary_work(hw, prep.plan.runtime))
     bw = level_bandwidth(dev, np.asarray(arr.working_set))
     points = [
         KernelPoint(
             model=run.model_name,
             kernel=k.name,
             category=k.category,
-            flops=float(k.compute_work),
+            flops=float(arr.flops[i]),
             bytes=float(k.bytes),
             working_set=float(k.working_set_bytes),
             t=float(times[i]) * _US,
-            t_compute=float(k.compute_work) / peak,
+            t_compute=float(arr.flops[i]) / peak,
             t_memory=float(k.bytes) / float(bw[i]),
         )
         for i, k in enumerate(kernels)

@@ -7,7 +7,7 @@ thread count never walks Python objects per kernel.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,10 +45,23 @@ class Kernel:
     #: function such as erf takes tens of vector instructions per element; the reporting
     #: convention counts one FLOP). The engine's compute roof uses :attr:`compute_work`.
     work: int | None = None
+    #: The elementary-work table entry ``work`` came from (op or pattern name) and the output
+    #: elements it was multiplied by, so a device's own table can replace the runtime's.
+    elementary: str | None = None
+    elements: int = 0
 
     @property
     def compute_work(self) -> int:
         return self.flops if self.work is None else self.work
+
+    def work_on(self, table: Mapping[str, float] | None) -> int | None:
+        """The work on a device whose own table is ``table`` (None: the runtime's default);
+        None where the FLOP convention applies. An entry the device table lacks was not
+        compute-bound there, so it falls back to the convention."""
+        if table is None or self.elementary is None:
+            return self.work
+        per = table.get(self.elementary)
+        return None if per is None else max(round(per * self.elements), self.flops)
 
 
 @dataclass(slots=True)
@@ -62,6 +75,10 @@ class KernelPlan:
     skipped: dict[str, str] = field(default_factory=dict)
     #: Engine columns, built once.
     arrays: KernelArrays = field(init=False)
+    #: Engine columns under devices' own elementary-work tables, keyed by the table's items.
+    _device_arrays: dict[tuple[tuple[str, float], ...], KernelArrays] = field(
+        init=False, default_factory=dict, repr=False
+    )
 
     def __post_init__(self) -> None:
         ks = self.kernels
@@ -73,6 +90,20 @@ class KernelPlan:
             np.fromiter((CATEGORY_INDEX[k.category] for k in ks), np.int32, n),
             np.fromiter((DTYPE_INDEX[dtype_key(k.dtype)] for k in ks), np.int32, n),
         )
+
+    def arrays_for(self, table: Mapping[str, float] | None) -> KernelArrays:
+        """Engine columns with a device's own elementary-work table (None: the runtime's)."""
+        if table is None or not any(k.elementary for k in self.kernels):
+            return self.arrays
+        key = tuple(sorted(table.items()))
+        hit = self._device_arrays.get(key)
+        if hit is None:
+            a = self.arrays
+            work = [k.work_on(table) for k in self.kernels]
+            flops = [k.flops if w is None else w for k, w in zip(self.kernels, work, strict=True)]
+            hit = KernelArrays.build(flops, a.bytes, a.working_set, a.category, a.dtype)
+            self._device_arrays[key] = hit
+        return hit
 
     @property
     def compute_work(self) -> NDArray[np.float64]:

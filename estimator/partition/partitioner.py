@@ -140,7 +140,7 @@ def _with_work(k: Kernel, g: _Graph, grp: _Group, table: Mapping[str, float]) ->
     elements = last.outputs[0].numel if last.outputs else 0
     if per is None or elements <= 0:
         return k
-    return replace(k, work=max(round(per * elements), k.flops))
+    return replace(k, work=max(round(per * elements), k.flops), elementary=op, elements=elements)
 
 
 def _costs(nodes: list[Node], given: Mapping[str, OpCost] | None) -> dict[str, OpCost]:

@@ -525,8 +525,19 @@ def save_profiles(
     )
     # Validate what we are about to write with the same schema readers use.
     _validate(target, data, "efficiency_curves.schema.json", EfficiencyFile)
-    text = json.dumps(data, indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{CURVES_FILE}.", suffix=".tmp", dir=folder)
+    try:
+        write_atomic(target, json.dumps(data, indent=2) + "\n")
+    except BaseException:
+        if backup is not None and backup.exists() and target.is_file():
+            backup.unlink()
+        raise
+    return target
+
+
+def write_atomic(target: Path, text: str) -> None:
+    """Replace ``target`` with ``text`` all at once: a temp file in the same folder, fsynced,
+    then ``os.replace``d, so a crash leaves the old file intact and no partial file behind."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -538,10 +549,7 @@ def save_profiles(
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if backup is not None and backup.exists() and target.is_file():
-            backup.unlink()
         raise
-    return target
 
 
 def _key(p: EfficiencyProfile) -> tuple[str, str, int | None]:

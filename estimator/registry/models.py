@@ -329,10 +329,35 @@ class PriorsFile(_Frozen):
     notes: str = ""
 
 
+class ElementaryWorkTable(_Frozen):
+    """What one output element of an elementary function costs on this device, in
+    FLOP-equivalents (measured ns per element x the device's one-thread fp32 peak)."""
+
+    #: Op or pattern name (as in the runtime's fusion rules) -> FLOP-equivalents per element.
+    #: A name of the runtime's default table missing here keeps the FLOP convention.
+    flop_equivalents: dict[str, Annotated[float, Field(gt=0)]]
+    #: The command that measured it, on what, and when.
+    source: str = Field(min_length=1)
+    date: str
+    ns_per_element: dict[str, float] = Field(default_factory=dict)
+    peak_gflops_one_thread: float = Field(gt=0)
+
+
+class ElementaryWorkFile(_Frozen):
+    """``elementary_work.json`` next to a device's hardware.json: per runtime, the device's own
+    figures for the runtime's elementary-work table (the instruction paths differ by ISA: MLAS
+    takes AVX-512 kernels on Zen 4, AVX2 on Zen 3)."""
+
+    schema_version: int = 1
+    device: str
+    runtimes: dict[str, ElementaryWorkTable]
+
+
 _SCHEMA_ROOTS: dict[str, type[BaseModel]] = {
     "hardware.schema.json": Hardware,
     "efficiency_curves.schema.json": EfficiencyFile,
     "priors.schema.json": PriorsFile,
+    "elementary_work.schema.json": ElementaryWorkFile,
 }
 
 

@@ -357,3 +357,24 @@ def test_silu_is_one_quickgelu_kernel_but_a_gate_with_another_input_is_not() -> 
 def test_pattern_input_limit_is_read_from_the_rules() -> None:
     pats = {p.name: p.max_inputs for p in load_rules("onnxruntime-cpu").patterns}
     assert pats["QuickGelu"] == 1 and pats["SkipLayerNormalization"] == 2
+
+
+def test_a_device_table_reprices_tagged_kernels_only() -> None:
+    x = t("x", 1, 8, 4, 4)
+    sh = (1, 8, 4, 4)
+    g = graph(
+        "gr",
+        [unary("g", "Sigmoid", x, "s"), unary("r", "Relu", t("s", *sh), "y")],
+        [x],
+        [t("y", *sh)],
+    )
+    plan = partition(g, "onnxruntime-cpu")
+    sig, relu = plan.kernels
+    assert (sig.elementary, sig.elements) == ("Sigmoid", 128) and relu.elementary is None
+    assert plan.arrays_for(None) is plan.arrays
+    own = plan.arrays_for({"Sigmoid": 10.0})
+    assert own.flops.tolist() == [10.0 * 128, float(relu.flops)]
+    assert plan.arrays_for({"Sigmoid": 10.0}) is own  # built once per table
+    # an entry below the FLOP count keeps the FLOPs; a missing entry means the convention
+    assert plan.arrays_for({"Sigmoid": 0.5}).flops.tolist()[0] == float(sig.flops)
+    assert sig.work_on({"Tanh": 3.0}) is None and sig.work_on(None) == sig.work

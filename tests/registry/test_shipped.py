@@ -186,7 +186,9 @@ def test_vm_fingerprint_needs_family_and_cpu_count() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    HW_FILES + sorted(BUILTIN.glob("*/*/efficiency_curves.json")),
+    HW_FILES
+    + sorted(BUILTIN.glob("*/*/efficiency_curves.json"))
+    + sorted(BUILTIN.glob("*/*/elementary_work.json")),
     ids=lambda p: f"{p.parent.name}/{p.name}",
 )
 def test_shipped_files_pass_json_schema(path: Path) -> None:
@@ -196,6 +198,6 @@ def test_shipped_files_pass_json_schema(path: Path) -> None:
 
     import jsonschema
 
-    name = "hardware" if path.name == "hardware.json" else "efficiency_curves"
+    name = path.name.removesuffix(".json")
     schema = json.loads((BUILTIN / "schema" / f"{name}.schema.json").read_text())
     jsonschema.validate(json.loads(path.read_text()), schema)

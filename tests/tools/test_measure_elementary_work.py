@@ -42,3 +42,19 @@ def test_gelu_costs_more_per_element_than_relu(
     assert "Relu" not in table  # the memory-bound floor itself is never kept
     assert table["Gelu"] > 0
     assert all(v > 0 for v in table.values())
+
+
+def test_write_stores_a_device_table_covering_the_runtime_table(
+    tool: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from estimator.registry.models import ElementaryWorkFile
+
+    argv = ["--hw", "epyc-milan-vm-2vcpu", "--repeats", "3", "--runs", "60"]
+    assert tool.main([*argv, "--write", "--out", str(tmp_path)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    doc = ElementaryWorkFile.model_validate_json((tmp_path / "elementary_work.json").read_text())
+    entry = doc.runtimes["onnxruntime-cpu"]
+    # every entry of the runtime's table is replaced, whatever this run's noise near the floor
+    assert set(load_rules("onnxruntime-cpu").elementary_work) <= set(entry.flop_equivalents)
+    assert "Relu" in entry.ns_per_element and entry.peak_gflops_one_thread > 0
+    assert doc.device == "epyc-milan-vm-2vcpu" and "measure_elementary_work.py" in entry.source
