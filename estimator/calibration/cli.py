@@ -288,6 +288,7 @@ def calibrate_hardware(argv: Sequence[str] | None = None) -> int:
             raise InputError(f"{hw.id}: no folder to write to; give --out")
         curves_path(out)  # fail before minutes of measuring, not after
         if not args.no_measure:
+            _elementary_work(hw, args.quick)
             paths = model_files(db, quick=args.quick, zoo_models=zoo, log=_log)
             for th in threads:
                 res = collect(paths, db, th, passes=args.passes)
@@ -328,6 +329,24 @@ def calibrate_hardware(argv: Sequence[str] | None = None) -> int:
         return 0
 
     return _run(p.prog, body)
+
+
+def _elementary_work(hw: Hardware, quick: bool) -> None:
+    """Measure the device's own elementary-function table once, before the kernels it prices
+    are attributed (a device with a table keeps it; rerun tools/measure_elementary_work.py
+    --write to replace it)."""
+    import onnxruntime as ort
+
+    from estimator.calibration.elementary import RUNTIME, measure_elementary, method
+    from estimator.registry.elementary import load_elementary_work, save_elementary_work
+
+    if hw.source_dir is None or load_elementary_work(hw, RUNTIME) is not None:
+        return
+    repeats, runs = (3, 100) if quick else (11, 300)
+    _log(f"measuring elementary-function work on {hw.id} (one thread)")
+    m = measure_elementary(hw, repeats, runs)
+    source = f"calibrate_hardware.py --hw {hw.id} ({method(repeats, runs, ort.__version__)})"
+    _log(f"wrote {save_elementary_work(hw.source_dir, hw.id, RUNTIME, m.entry(source))}")
 
 
 def _whole(choice: str, threads: int) -> str:

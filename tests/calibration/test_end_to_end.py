@@ -256,3 +256,20 @@ def test_missing_out_folder_fails_before_measuring(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(missing) in err[0]
     assert not (tmp_path / "fresh.sqlite").exists()
+
+
+def test_calibration_measures_a_missing_elementary_table_once(tmp_path: Path) -> None:
+    from estimator.calibration.cli import _elementary_work
+    from estimator.registry.elementary import ELEMENTARY_FILE, load_elementary_work
+
+    dev = tmp_path / "reg" / "cpu" / "ew-new"
+    dev.mkdir(parents=True)
+    doc = json.loads((REPO / "hardware_registry" / "cpu" / HW / "hardware.json").read_text())
+    (dev / "hardware.json").write_text(json.dumps({**doc, "id": "ew-new", "aliases": []}))
+    hw = load_hardware("ew-new", registry=tmp_path / "reg")
+    _elementary_work(hw, quick=True)
+    table = load_elementary_work(hw, "onnxruntime-cpu")
+    assert table is not None and table.keys() >= {"Gelu", "Erf", "QuickGelu"}
+    stamp = (dev / ELEMENTARY_FILE).stat().st_mtime_ns
+    _elementary_work(hw, quick=True)  # a device with a table keeps it
+    assert (dev / ELEMENTARY_FILE).stat().st_mtime_ns == stamp
