@@ -262,14 +262,11 @@ def markdown(results: list[ColumnResult], shots: Sequence[int], command: str) ->
     lines.append(
         "| **mean** | " + " | ".join(f"**{100 * mean_mape[k]:.1f}**" for k in shots) + " | |"
     )
-    lines += [
-        "",
+    lines += _head(
         "Coverage of the 95% predictive interval on the query set (fraction inside), mean over "
         "draws:",
-        "",
-        "| column | " + " | ".join(f"k={k}" for k in shots) + " |",
-        "|---|" + "---|" * len(shots),
-    ]
+        [f"k={k}" for k in shots],
+    )
     for r in results:
         cells = " | ".join(f"{np.mean(r.coverage[k]):.2f}" for k in shots)
         lines.append(f"| {r.column} | {cells} |")
@@ -305,15 +302,12 @@ def markdown(results: list[ColumnResult], shots: Sequence[int], command: str) ->
     )
     ks = [k for k in shots if results and k in results[0].opcount_rho]
     if ks:
-        lines += [
-            "",
+        lines += _head(
             "The op-count least squares fitted on the same k networks as the few-shot fit "
             "(Spearman on the query set, mean ± std over the same draws): a generic regression "
             "of those measurements, without the roofline model:",
-            "",
-            "| column | " + " | ".join(f"k={k}" for k in ks) + " |",
-            "|---|" + "---|" * len(ks),
-        ]
+            [f"k={k}" for k in ks],
+        )
         for r in results:
             lines.append(f"| {r.column} | " + " | ".join(_ms(r.opcount_rho[k]) for k in ks) + " |")
         lines.append(
@@ -326,6 +320,17 @@ def markdown(results: list[ColumnResult], shots: Sequence[int], command: str) ->
     if TARGET_K in shots:
         lines += ["", _targets(results)]
     return "\n".join(lines) + "\n"
+
+
+def _head(caption: str, columns: list[str]) -> list[str]:
+    """A captioned markdown table's first lines, rows keyed by column name."""
+    return [
+        "",
+        caption,
+        "",
+        "| column | " + " | ".join(columns) + " |",
+        "|---" * (1 + len(columns)) + "|",
+    ]
 
 
 def _targets(results: list[ColumnResult]) -> str:

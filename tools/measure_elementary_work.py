@@ -16,13 +16,8 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from estimator.calibration.elementary import (  # noqa: E402
+from estimator.calibration.elementary import (
     COMPUTE_BOUND_FACTOR,
     FLOOR_OP,
     RUNTIME,
