@@ -288,7 +288,7 @@ def calibrate_hardware(argv: Sequence[str] | None = None) -> int:
             raise InputError(f"{hw.id}: no folder to write to; give --out")
         curves_path(out)  # fail before minutes of measuring, not after
         if not args.no_measure:
-            _elementary_work(hw, args.quick)
+            _elementary_work(hw, args.quick, curves_path(out).parent)
             paths = model_files(db, quick=args.quick, zoo_models=zoo, log=_log)
             for th in threads:
                 res = collect(paths, db, th, passes=args.passes)
@@ -331,16 +331,23 @@ def calibrate_hardware(argv: Sequence[str] | None = None) -> int:
     return _run(p.prog, body)
 
 
-def _elementary_work(hw: Hardware, quick: bool) -> None:
+def _elementary_work(hw: Hardware, quick: bool, out: Path) -> None:
     """Measure the device's own elementary-function table once, before the kernels it prices
     are attributed (a device with a table keeps it; rerun tools/measure_elementary_work.py
-    --write to replace it)."""
+    --write to replace it). Only into the device's own folder: the table is read from next to
+    its hardware.json, and a calibration told to write elsewhere must not touch that folder."""
     import onnxruntime as ort
 
     from estimator.calibration.elementary import RUNTIME, measure_elementary, method
     from estimator.registry.elementary import load_elementary_work, save_elementary_work
 
     if hw.source_dir is None or load_elementary_work(hw, RUNTIME) is not None:
+        return
+    if out.resolve() != Path(hw.source_dir).resolve():
+        _log(
+            f"{hw.id} has no elementary_work.json; the runtime's default table applies (measure "
+            f"one with tools/measure_elementary_work.py --hw {hw.id} --write)"
+        )
         return
     repeats, runs = (3, 100) if quick else (11, 300)
     _log(f"measuring elementary-function work on {hw.id} (one thread)")

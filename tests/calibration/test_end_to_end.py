@@ -267,9 +267,11 @@ def test_calibration_measures_a_missing_elementary_table_once(tmp_path: Path) ->
     doc = json.loads((REPO / "hardware_registry" / "cpu" / HW / "hardware.json").read_text())
     (dev / "hardware.json").write_text(json.dumps({**doc, "id": "ew-new", "aliases": []}))
     hw = load_hardware("ew-new", registry=tmp_path / "reg")
-    _elementary_work(hw, quick=True)
+    _elementary_work(hw, True, tmp_path)  # curves written elsewhere: the device folder untouched
+    assert not (dev / ELEMENTARY_FILE).exists()
+    _elementary_work(hw, True, dev)
     table = load_elementary_work(hw, "onnxruntime-cpu")
     assert table is not None and table.keys() >= {"Gelu", "Erf", "QuickGelu"}
     stamp = (dev / ELEMENTARY_FILE).stat().st_mtime_ns
-    _elementary_work(hw, quick=True)  # a device with a table keeps it
+    _elementary_work(hw, True, dev)  # a device with a table keeps it
     assert (dev / ELEMENTARY_FILE).stat().st_mtime_ns == stamp
