@@ -10,6 +10,7 @@ measured its own table (``tools/measure_elementary_work.py --write``) uses it in
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -35,21 +36,22 @@ def _parse(path: str, _stamp: tuple[int, int]) -> ElementaryWorkFile:
     return _validate(p, _read_json(p), SCHEMA, ElementaryWorkFile)
 
 
-def elementary_work_file(hw: Hardware) -> Path | None:
-    """Where ``hw``'s table lives (None for a device built in code, with no folder)."""
-    return None if hw.source_dir is None else Path(hw.source_dir) / ELEMENTARY_FILE
-
-
 def load_elementary_work(
     hw: Hardware | str, runtime: str, registry: RegistryArg = None
 ) -> Mapping[str, float] | None:
     """The device's FLOP-equivalents per element for ``runtime`` (canonical name), or None when
-    it has measured none (the runtime's default table then applies)."""
-    path = elementary_work_file(load_hardware(hw, registry))
-    stamp = None if path is None else _stamp_or_none(path)
-    if path is None or stamp is None:
+    it has measured none (the runtime's default table then applies).
+
+    Called on every estimate, so it costs one stat: ``source_dir`` is already resolved, and the
+    parsed file is cached by path and stamp."""
+    device = load_hardware(hw, registry)
+    if device.source_dir is None:  # a device built in code has no folder
         return None
-    table = _parse(str(path.resolve()), stamp).runtimes.get(runtime)
+    path = os.path.join(device.source_dir, ELEMENTARY_FILE)
+    stamp = _stamp_or_none(path)
+    if stamp is None:
+        return None
+    table = _parse(path, stamp).runtimes.get(runtime)
     return None if table is None else table.flop_equivalents
 
 

@@ -359,9 +359,9 @@ _PROFILE_CACHE: dict[
 ] = {}
 
 
-def _stamp_or_none(path: Path) -> tuple[int, int] | None:
+def _stamp_or_none(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     try:
-        st = path.stat()
+        st = os.stat(path)
     except OSError:
         return None
     return st.st_mtime_ns, st.st_size
