@@ -190,7 +190,7 @@ def test_a_devices_own_elementary_work_replaces_the_runtime_table(tmp_path: Path
     an op the device table lacks falls back to the FLOP convention."""
     from estimator.partition.rules import load_rules
     from estimator.registry.elementary import save_elementary_work
-    from estimator.registry.models import ElementaryWorkTable
+    from tests.registry.test_elementary import table
     from tests.registry.test_loader import shipped_hardware, write_device
 
     folder = write_device(tmp_path, "cpu", "ew-dev", shipped_hardware("cpu/epyc-milan-vm-2vcpu"))
@@ -207,10 +207,7 @@ def test_a_devices_own_elementary_work_replaces_the_runtime_table(tmp_path: Path
     )
 
     def write(values: dict[str, float]) -> None:
-        entry = ElementaryWorkTable(
-            flop_equivalents=values, source="test", date="2026-11-23", peak_gflops_one_thread=112
-        )
-        save_elementary_work(folder, "ew-dev", "onnxruntime-cpu", entry)
+        save_elementary_work(folder, "ew-dev", "onnxruntime-cpu", table(**values))
 
     write({"Erf": 4000.0})  # far above the runtime's figure: the kernel becomes compute-bound
     own = run()
