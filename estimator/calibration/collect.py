@@ -15,7 +15,6 @@ attribution reloads them to partition them into the estimator's kernels.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import re
 import sqlite3
@@ -26,13 +25,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import onnx
 
-import estimator
 from estimator.calibration.sweep import PREFIX, SweepCase
 from estimator.errors import InputError
 from estimator.measure import Measurement, ResultsStore, machine_fingerprint, summarize
@@ -147,26 +144,18 @@ def write_sweep_model(case: SweepCase, folder: Path) -> Path:
     return path
 
 
-def _export_tool() -> ModuleType:
-    path = Path(estimator.__file__).resolve().parents[1] / "tools" / "export_zoo.py"
-    spec = importlib.util.spec_from_file_location("_calib_export_zoo", path)
-    if spec is None or spec.loader is None:
-        raise InputError(f"{path}: cannot load the zoo export tool")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def export_zoo_model(name: str, folder: Path, *, opset: int = 17) -> Path:
     """Export zoo model ``name`` to ``<folder>/zoo__<name>.onnx`` once (kept for resuming)."""
+    from estimator.zoo.export import build as build_zoo_model
+    from estimator.zoo.export import export_module
+
     path = folder / f"{file_stem(name)}.onnx"
     if path.is_file():
         return path
-    tool = _export_tool()
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        out = tool.export(name, Path(tmp), opset=opset, batch=1, seq_len=128)
-        Path(out).replace(path)
-    return path
+    model, example, in_names, out_names = build_zoo_model(name, batch=1, seq_len=128)
+    return export_module(
+        model, (example,), path, opset=opset, input_names=in_names, output_names=out_names
+    )
 
 
 def file_hash(path: Path) -> str:

@@ -1,4 +1,5 @@
-"""tools/export_zoo.py writes valid ONNX files that onnxruntime runs like the torch module."""
+"""estimator.zoo.export (and its CLI tools/export_zoo.py) writes valid ONNX files that onnxruntime
+runs like the torch module."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 import torch
 
 from estimator.zoo.decoders import decoder_module, tiny_llama
+from estimator.zoo.export import export, export_module, file_stem
 from estimator.zoo.nb201 import nb201_module
 
 ARCH = "|nor_conv_3x3~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
@@ -81,6 +83,52 @@ def test_errors_are_one_line_exit_2(
     assert tool.main([str(tmp_path), "--models", models]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
+
+
+def test_export_module_any_module_atomic(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU()).eval()
+    path = tmp_path / "sub" / "mlp.onnx"
+    out = export_module(
+        module,
+        torch.zeros(2, 4),
+        path,
+        opset=13,
+        input_names=["x"],
+        output_names=["y"],
+        dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
+    )
+    assert out == path and sorted(p.name for p in path.parent.iterdir()) == ["mlp.onnx"]
+    model = onnx.load(str(path))
+    assert model.opset_import[0].version == 13
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    (got,) = _run(path, {"x": x})
+    with torch.no_grad():
+        want = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_export_module_failure_leaves_no_file(tmp_path: Path) -> None:
+    class Bad(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            raise RuntimeError("boom")
+
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(b"old")
+    with pytest.raises(RuntimeError, match="boom"):
+        export_module(Bad(), torch.zeros(1), path)
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.onnx"] and path.read_bytes() == b"old"
+
+
+def test_library_export_names_the_file_like_the_tool(tmp_path: Path) -> None:
+    path = export(f"nb201:{ARCH}", tmp_path)
+    assert (
+        path
+        == tmp_path / f"{file_stem(f'nb201:{ARCH}')}.onnx"
+        == tmp_path / "nb201-c3-p-c1-s-n-c3.onnx"
+    )
+    onnx.checker.check_model(onnx.load(str(path)))
 
 
 def test_example_model_matches_its_generator(repo_root: Path) -> None:
