@@ -3,6 +3,10 @@
 The public API lives here; the CLI, the calibration tools and any service use only these names.
 """
 
+import sys
+from importlib import import_module
+from types import ModuleType
+
 from estimator.errors import (
     EstimatorError,
     InputError,
@@ -51,6 +55,33 @@ def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'estimator' has no attribute {name!r}")
-    import importlib
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # resolved once; later lookups are plain attribute reads
+    return value
 
-    return getattr(importlib.import_module(module), name)
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+class _Package(ModuleType):
+    """The ``estimator`` package: public callables win over same-named submodules.
+
+    Importing ``estimator.estimate``, ``estimator.measure`` or ``estimator.partition`` makes the
+    import system set the submodule as an attribute of the package, which would shadow the
+    function of the same name (``from estimator import estimate`` would give the module). Such a
+    setattr is dropped here: the submodule stays in ``sys.modules`` (``from estimator.estimate
+    import X`` keeps working) and the name resolves lazily to the function.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if (
+            name in _LAZY
+            and isinstance(value, ModuleType)
+            and value.__name__ == f"{__name__}.{name}"
+        ):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
