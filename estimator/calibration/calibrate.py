@@ -27,8 +27,8 @@ from estimator.calibration.fit import CategoryFit, FitOptions, fit_all
 from estimator.engine import lognormal_interval, pack_device, run_kernels
 from estimator.engine.uncertainty import P95, Z95
 from estimator.errors import InputError
+from estimator.host import provenance_fingerprint
 from estimator.partition import KernelPlan
-from estimator.registry.host import host_fingerprint
 from estimator.registry.loader import load_priors
 from estimator.registry.models import (
     CategoryProfile,
@@ -102,7 +102,7 @@ def build_profile(
         provenance=Provenance(
             date=datetime.now(UTC).isoformat(timespec="seconds"),
             tool_version=estimator.__version__,
-            machine_fingerprint=host_fingerprint(),
+            machine_fingerprint=provenance_fingerprint(),
             n_measurements=n_measurements,
             fit_r2={str(c): round(float(f.r2), 6) for c, f in fits.items() if math.isfinite(f.r2)},
             source=source,

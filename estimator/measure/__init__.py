@@ -4,8 +4,8 @@ Public API: :func:`measure` -> :class:`Measurement`; :class:`ResultsStore` to ke
 See docs/design/measurement.md.
 """
 
+from estimator.host import fingerprint_hash, machine_fingerprint
 from estimator.measure.api import RUNTIMES, Measurement, measure
-from estimator.measure.fingerprint import fingerprint_hash, machine_fingerprint
 from estimator.measure.profile import KernelTime, node_times
 from estimator.measure.stats import LatencySummary, median_ci, repeats_for_precision, summarize
 from estimator.measure.store import ResultsStore, RunRecord, default_db_path

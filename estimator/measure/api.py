@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from estimator.errors import InputError
-from estimator.measure.fingerprint import machine_fingerprint
+from estimator.host import machine_fingerprint
 from estimator.measure.profile import KernelTime, node_times
 from estimator.measure.runner import SampleCallback, read_rss, reset_peak_rss, time_loop
 from estimator.measure.stats import LatencySummary, summarize

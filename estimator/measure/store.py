@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from estimator.errors import InputError
-from estimator.measure.fingerprint import fingerprint_hash
+from estimator.host import fingerprint_hash
 from estimator.measure.profile import KernelTime
 
 SCHEMA_VERSION = 1

@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 import estimator
+from estimator import host
 from estimator.errors import RegistryError
-from estimator.registry import host
 from estimator.registry.models import (
     AuditEntry,
     EfficiencyFile,
@@ -560,20 +560,23 @@ def _key(p: EfficiencyProfile) -> tuple[str, str, int | None]:
 
 
 def fingerprint_matches(fp: Fingerprint, model_name: str, host_info: dict[str, Any]) -> bool:
-    """True when a CPU fingerprint fits a model name and a ``host.host_fingerprint()`` dict."""
+    """True when a CPU fingerprint fits a model name and a ``host.machine_fingerprint()`` dict
+    (old key names, as in stored provenance, accepted)."""
+    host_info = host.normalize_fingerprint(host_info)
     if not fp.cpu_model_regex or not re.search(fp.cpu_model_regex, model_name):
         return False
     if fp.cpu_family is not None and str(fp.cpu_family) != str(host_info.get("cpu_family")):
         return False
-    if fp.cpu_model_number is not None and str(fp.cpu_model_number) != str(host_info.get("model")):
+    number = host_info.get("cpu_model_number")
+    if fp.cpu_model_number is not None and str(fp.cpu_model_number) != str(number):
         return False
-    return fp.logical_cpus is None or fp.logical_cpus == host_info.get("logical_cpus")
+    return fp.logical_cpus is None or fp.logical_cpus == host_info.get("cores_logical")
 
 
 def match_host(registry: RegistryArg = None) -> str | None:
     """Id of the first registry CPU whose fingerprint matches this machine, or None."""
     model = host.cpu_model_name()
-    info = host.host_fingerprint()
+    info = host.machine_fingerprint()
     for _d, hw in _index(registry_roots(registry)):
         if hw.fingerprint is not None and fingerprint_matches(hw.fingerprint, model, info):
             return hw.id

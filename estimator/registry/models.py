@@ -13,9 +13,10 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from estimator.errors import RegistryError
+from estimator.host import normalize_fingerprint
 
 DeviceType = Literal["cpu", "gpu", "mobile", "accelerator"]
 
@@ -277,6 +278,16 @@ class Provenance(_Frozen):
     n_measurements: int = Field(default=0, ge=0)
     fit_r2: dict[str, float] = Field(default_factory=dict)
     source: str = Field(min_length=1)
+    #: What NAS-Bench-201 arch strings meant in the measurements a profile was fitted on
+    #: (``reference`` or ``pruned``); None when none were NAS-Bench-201 networks.
+    nb201_semantics: Literal["reference", "pruned"] | None = None
+
+    @field_validator("machine_fingerprint", mode="before")
+    @classmethod
+    def _current_keys(cls, v: Any) -> Any:
+        """Files calibrated before ``estimator.host`` carry the old key names: read them under
+        the current ones (``estimator.host.LEGACY_KEYS``)."""
+        return normalize_fingerprint(v) if isinstance(v, dict) else v
 
 
 class EfficiencyProfile(_Frozen):

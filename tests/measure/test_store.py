@@ -19,8 +19,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+from estimator.host import machine_fingerprint
 from estimator.measure import Measurement, ResultsStore, default_db_path, measure
-from estimator.measure.fingerprint import machine_fingerprint
 from estimator.measure.profile import KernelTime
 from estimator.measure.stats import summarize
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from estimator import host as host_mod
 from estimator.errors import RegistryError
 from estimator.registry import (
     EfficiencyProfile,
@@ -23,7 +24,6 @@ from estimator.registry import (
     read_hardware_file,
     save_profiles,
 )
-from estimator.registry import host as host_mod
 
 REPO = Path(__file__).resolve().parents[2]
 BUILTIN = REPO / "hardware_registry"
