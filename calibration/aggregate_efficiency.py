@@ -1,16 +1,15 @@
-"""Thin wrapper of ``estimator.calibration.cli.aggregate_efficiency`` (run with --help)."""
+"""Thin wrapper of the ``aggregate-efficiency`` console script (run with --help).
+
+The code is :mod:`estimator.cli.aggregate_efficiency`.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 
-from estimator.calibration.cli import aggregate_efficiency
+from estimator.cli.aggregate_efficiency import main
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return aggregate_efficiency(argv)
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
     sys.exit(main())

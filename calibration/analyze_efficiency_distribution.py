@@ -1,16 +1,15 @@
-"""Thin wrapper of ``estimator.calibration.cli.analyze_efficiency_distribution``."""
+"""Thin wrapper of the ``analyze-efficiency-distribution`` console script (run with --help).
+
+The code is :mod:`estimator.cli.analyze_efficiency_distribution`.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 
-from estimator.calibration.cli import analyze_efficiency_distribution
+from estimator.cli.analyze_efficiency_distribution import main
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return analyze_efficiency_distribution(argv)
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,16 +1,15 @@
-"""Thin wrapper of ``estimator.calibration.cli.audit_calibration`` (run with --help)."""
+"""Thin wrapper of the ``audit-calibration`` console script (run with --help).
+
+The code is :mod:`estimator.cli.audit_calibration`.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 
-from estimator.calibration.cli import audit_calibration
+from estimator.cli.audit_calibration import main
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return audit_calibration(argv)
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,16 +1,15 @@
-"""Thin wrapper of ``estimator.calibration.cli.calibrate_hardware`` (run with --help)."""
+"""Thin wrapper of the ``calibrate-hardware`` console script (run with --help).
+
+The code is :mod:`estimator.cli.calibrate_hardware`.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 
-from estimator.calibration.cli import calibrate_hardware
+from estimator.cli.calibrate_hardware import main
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return calibrate_hardware(argv)
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
     sys.exit(main())

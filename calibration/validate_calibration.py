@@ -1,16 +1,15 @@
-"""Thin wrapper of ``estimator.calibration.cli.validate_calibration`` (run with --help)."""
+"""Thin wrapper of the ``validate-calibration`` console script (run with --help).
+
+The code is :mod:`estimator.cli.validate_calibration`.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 
-from estimator.calibration.cli import validate_calibration
+from estimator.cli.validate_calibration import main
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return validate_calibration(argv)
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
     sys.exit(main())

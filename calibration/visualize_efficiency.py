@@ -1,16 +1,15 @@
-"""Thin wrapper of ``estimator.calibration.cli.visualize_efficiency`` (run with --help)."""
+"""Thin wrapper of the ``visualize-efficiency`` console script (run with --help).
+
+The code is :mod:`estimator.cli.visualize_efficiency`.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 
-from estimator.calibration.cli import visualize_efficiency
+from estimator.cli.visualize_efficiency import main
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return visualize_efficiency(argv)
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
     sys.exit(main())

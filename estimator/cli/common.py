@@ -42,12 +42,21 @@ def positive_int(text: str) -> int:
     return value
 
 
-def run_guarded(body: Callable[[], int], *, debug: bool, prog: str) -> int:
-    """Run ``body`` and turn expected failures into one line and an exit status."""
+def run_guarded(
+    body: Callable[[], int], *, debug: bool, prog: str, keeps_measurements: bool = False
+) -> int:
+    """Run ``body`` and turn expected failures into one line and an exit status.
+
+    ``prog: error: ...`` on stderr and exit 2 for an :class:`InputError`, 1 for any other
+    :class:`EstimatorError` (``debug`` prints the traceback first); Ctrl-C exits 130 with
+    ``prog: interrupted`` (``keeps_measurements``: a script that stores each measurement as it
+    goes says that those so far are kept).
+    """
     try:
         return body()
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
+        kept = " (measurements so far are kept)" if keeps_measurements else ""
+        print(f"{prog}: interrupted{kept}", file=sys.stderr)
         return 130
     except InputError as exc:
         if debug:

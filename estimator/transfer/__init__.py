@@ -4,9 +4,10 @@ See docs/transfer.md for the model, the benchmark protocol and measured results.
 """
 
 from estimator.transfer.api import (
+    LatencyCalibration,
     calibrate_from_latencies,
-    cli_from_latencies,
     fit_from_latencies,
+    write_from_latencies,
 )
 from estimator.transfer.columns import ColumnSetup, column_setup, prior_for
 from estimator.transfer.csvio import (
@@ -39,11 +40,11 @@ __all__ = [
     "ColumnSetup",
     "FewShotFit",
     "KernelSet",
+    "LatencyCalibration",
     "LatencyTable",
     "Measurement",
     "ParamSpec",
     "calibrate_from_latencies",
-    "cli_from_latencies",
     "column_setup",
     "estimate_kernel_set",
     "estimate_nb201",
@@ -61,4 +62,5 @@ __all__ = [
     "read_measurements",
     "resolve_plan",
     "resolve_references",
+    "write_from_latencies",
 ]

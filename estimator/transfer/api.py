@@ -1,10 +1,10 @@
-"""Python API of few-shot transfer, for NAS pipelines and ``calibrate_hardware.py``."""
+"""Python API of few-shot transfer, for NAS pipelines and ``calibrate-hardware``."""
 
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -78,47 +78,51 @@ def calibrate_from_latencies(
     ).to_profile()
 
 
-def cli_from_latencies(
-    hw: str,
+@dataclass(frozen=True, slots=True)
+class LatencyCalibration:
+    """What :func:`write_from_latencies` fitted and wrote."""
+
+    fit: FewShotFit
+    #: The profile written (its provenance names the CSV file).
+    profile: EfficiencyProfile
+    #: The efficiency_curves.json written.
+    path: Path
+
+
+def write_from_latencies(
+    hw: str | Hardware,
     csv_path: str | Path,
-    shots: int | None,
+    *,
     runtime: str,
-    out_registry: str | Path | None,
-) -> int:
-    """``calibrate_hardware.py --from-latencies``: fit, write efficiency_curves.json, report.
+    shots: int | None = None,
+    out_registry: str | Path | None = None,
+) -> LatencyCalibration:
+    """``calibrate-hardware --from-latencies``: fit ``hw`` to a CSV of measured latencies and
+    write its efficiency_curves.json.
 
     ``out_registry`` None writes next to the device's hardware.json; a folder writes
     ``<folder>/<type>/<id>/`` (hardware.json copied there so the registry finds the profile).
-    Input errors print one line and return 2.
+    Bad input (file, rows, ``shots``) raises :class:`InputError`.
     """
-    try:
-        if shots == 0:
-            raise InputError("--shots 0 fits nothing (the prior is used without a file)")
-        rows = read_measurements(csv_path)
-        f = fit_from_latencies(
-            hw,
-            [r.ref for r in rows],
-            [r.latency_ms for r in rows],
-            runtime=runtime,
-            batch=[r.batch for r in rows],
-            shots=shots,
-        )
-        fitted = f.to_profile()
-        source = f"{fitted.provenance.source}; from {csv_path}"
-        profile = fitted.model_copy(
-            update={"provenance": fitted.provenance.model_copy(update={"source": source})}
-        )
-        folder = _target_folder(f.hw, out_registry)
-        path = save_profiles(folder, [profile], device=f.hw.id, note=f"from-latencies {csv_path}")
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    scales = ", ".join(f"{n}={v:.3g}" for n, v in f.scales.items())
-    print(f"fitted {f.hw.id} ({f.runtime}) on k={f.k} measurements: {scales}")
-    if f.k:
-        print(f"rms log residual {f.rms_log_residual:.3f}; device_sigma {profile.device_sigma:.3f}")
-    print(f"wrote {path}")
-    return 0
+    if shots == 0:
+        raise InputError("--shots 0 fits nothing (the prior is used without a file)")
+    rows = read_measurements(csv_path)
+    f = fit_from_latencies(
+        hw,
+        [r.ref for r in rows],
+        [r.latency_ms for r in rows],
+        runtime=runtime,
+        batch=[r.batch for r in rows],
+        shots=shots,
+    )
+    fitted = f.to_profile()
+    source = f"{fitted.provenance.source}; from {csv_path}"
+    profile = fitted.model_copy(
+        update={"provenance": fitted.provenance.model_copy(update={"source": source})}
+    )
+    folder = _target_folder(f.hw, out_registry)
+    path = save_profiles(folder, [profile], device=f.hw.id, note=f"from-latencies {csv_path}")
+    return LatencyCalibration(f, profile, Path(path))
 
 
 def _target_folder(hw: Hardware, out_registry: str | Path | None) -> Path:

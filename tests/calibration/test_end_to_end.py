@@ -13,7 +13,6 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from estimator.calibration.attribute import attribute, name_candidates
-from estimator.calibration.cli import calibrate_hardware, validate_calibration
 from estimator.calibration.collect import (
     Budget,
     CalibrationStore,
@@ -23,6 +22,8 @@ from estimator.calibration.collect import (
     write_sweep_model,
 )
 from estimator.calibration.sweep import case_by_name, sweep_cases
+from estimator.cli.calibrate_hardware import main as calibrate_hardware
+from estimator.cli.validate_calibration import main as validate_calibration
 from estimator.registry import load_hardware, load_priors, load_profile
 
 REPO = Path(__file__).resolve().parents[2]
@@ -259,7 +260,7 @@ def test_missing_out_folder_fails_before_measuring(
 
 
 def test_calibration_measures_a_missing_elementary_table_once(tmp_path: Path) -> None:
-    from estimator.calibration.cli import _elementary_work
+    from estimator.calibration.pipeline import measure_elementary_table
     from estimator.registry.elementary import ELEMENTARY_FILE, load_elementary_work
 
     dev = tmp_path / "reg" / "cpu" / "ew-new"
@@ -267,11 +268,13 @@ def test_calibration_measures_a_missing_elementary_table_once(tmp_path: Path) ->
     doc = json.loads((REPO / "hardware_registry" / "cpu" / HW / "hardware.json").read_text())
     (dev / "hardware.json").write_text(json.dumps({**doc, "id": "ew-new", "aliases": []}))
     hw = load_hardware("ew-new", registry=tmp_path / "reg")
-    _elementary_work(hw, True, tmp_path)  # curves written elsewhere: the device folder untouched
+    assert (
+        measure_elementary_table(hw, True, tmp_path) is None
+    )  # curves written elsewhere: the device folder untouched
     assert not (dev / ELEMENTARY_FILE).exists()
-    _elementary_work(hw, True, dev)
+    assert measure_elementary_table(hw, True, dev) == dev / ELEMENTARY_FILE
     table = load_elementary_work(hw, "onnxruntime-cpu")
     assert table is not None and table.keys() >= {"Gelu", "Erf", "QuickGelu"}
     stamp = (dev / ELEMENTARY_FILE).stat().st_mtime_ns
-    _elementary_work(hw, True, dev)  # a device with a table keeps it
+    assert measure_elementary_table(hw, True, dev) is None  # a device with a table keeps it
     assert (dev / ELEMENTARY_FILE).stat().st_mtime_ns == stamp

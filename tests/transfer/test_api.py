@@ -11,11 +11,11 @@ from estimator.errors import InputError
 from estimator.registry import load_hardware, load_profile
 from estimator.transfer import (
     calibrate_from_latencies,
-    cli_from_latencies,
     column_setup,
     estimate_nb201,
     fit_from_latencies,
     resolve_references,
+    write_from_latencies,
 )
 from estimator.transfer.nb201_fast import nb201_kernel_set
 from estimator.zoo.nb201 import random_archs
@@ -64,7 +64,7 @@ def test_mixed_references_keep_order() -> None:
     assert float((ks.counts[1] @ ks.kernels.flops)[0]) == direct.flops.sum()
 
 
-def test_cli_writes_a_loadable_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_write_from_latencies_writes_a_loadable_profile(tmp_path: Path) -> None:
     archs = random_archs(15, seed=7)
     y = _measured(archs, 4.0)
     csv_path = tmp_path / "lat.csv"
@@ -73,29 +73,27 @@ def test_cli_writes_a_loadable_profile(tmp_path: Path, capsys: pytest.CaptureFix
     )
     reg = tmp_path / "reg"
     reg.mkdir()
-    rc = cli_from_latencies("titan-x-pascal", csv_path, 10, "pytorch-eager", reg)
-    assert rc == 0
-    out = capsys.readouterr().out
-    assert "k=10" in out and "wrote" in out
+    res = write_from_latencies(
+        "titan-x-pascal", csv_path, shots=10, runtime="pytorch-eager", out_registry=reg
+    )
+    assert res.fit.k == 10 and res.profile.calibrated
     written = reg / "gpu" / "titan-x-pascal" / "efficiency_curves.json"
-    assert written.is_file()
+    assert res.path == written and written.is_file()
     hw = load_hardware("titan-x-pascal", registry=reg)
     prof = load_profile(hw, "pytorch-eager", "fp32", None, registry=reg)
     assert prof.calibrated and prof.provenance.n_measurements == 10
     assert str(csv_path) in prof.provenance.source
 
 
-def test_cli_input_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_write_from_latencies_input_errors(tmp_path: Path) -> None:
     csv_path = tmp_path / "bad.csv"
     csv_path.write_text(
         "model,latency_ms\n|nor_conv_3x3~0|+|x~0|none~1|+|none~0|none~1|none~2|,1\n"
     )
-    rc = cli_from_latencies("titan-x-pascal", csv_path, None, "pytorch-eager", tmp_path)
-    assert rc == 2
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "line 2" in err
-    assert cli_from_latencies("titan-x-pascal", csv_path, 0, "pytorch-eager", tmp_path) == 2
-    assert "fits nothing" in capsys.readouterr().err
+    with pytest.raises(InputError, match="line 2"):
+        write_from_latencies("titan-x-pascal", csv_path, runtime="pytorch-eager")
+    with pytest.raises(InputError, match="fits nothing"):
+        write_from_latencies("titan-x-pascal", csv_path, shots=0, runtime="pytorch-eager")
 
 
 def test_column_setup() -> None:
