@@ -3,10 +3,12 @@
 Each model is timed twice with onnxruntime: an unprofiled loop gives the whole-model samples
 (``estimator.measure.measure``, recorded in the standard ``runs``/``samples`` tables), and a
 profiled pass gives per-node times. The store's ``kernel_samples`` table keeps a per-node *mean*;
-on a shared machine a mean is dominated by the runs another process preempted, so this module
-keeps its own table, ``calibration_kernels``, with the per-node median and 10th percentile over
-the profiled runs. A (model hash, runtime, threads) already holding calibration rows is skipped,
-so an interrupted calibration resumes where it stopped.
+on a shared machine a mean is dominated by the runs another process preempted, so calibration
+keeps the per-node median and 10th percentile over the profiled runs in the store's
+``calibration_kernels`` table (part of the results store's schema, see ``estimator.measure.store``,
+which also defines :class:`NodeStat` and :class:`Timing`). A (model hash, runtime, threads)
+already holding calibration rows is skipped, so an interrupted calibration resumes where it
+stopped.
 
 Models are written as ONNX files next to the database (``<db folder>/calibration_models``):
 attribution reloads them to partition them into the estimator's kernels.
@@ -17,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sqlite3
 import sys
 import tempfile
 import time
@@ -35,44 +36,12 @@ from estimator.errors import InputError
 from estimator.measure import Measurement, ResultsStore, machine_fingerprint, summarize
 from estimator.measure.ort_runtime import OrtRunner, open_session
 from estimator.measure.profile import KernelTime, resolve_sources
+from estimator.measure.store import NodeStat, Timing  # re-exported: calibration's row types
 
 RUNTIME = "onnxruntime"
 ZOO_PREFIX = "zoo__"
 SWEEP_PREFIX = "sweep__"
 MODELS_DIR = "calibration_models"
-
-_TABLE = """
-CREATE TABLE IF NOT EXISTS calibration_kernels (
-    run_id INTEGER NOT NULL,
-    node_name TEXT NOT NULL,
-    op_type TEXT NOT NULL,
-    source TEXT,
-    median_us REAL NOT NULL,
-    p10_us REAL NOT NULL,
-    mean_us REAL NOT NULL,
-    runs INTEGER NOT NULL,
-    PRIMARY KEY (run_id, node_name)
-);
-CREATE TABLE IF NOT EXISTS calibration_timing (
-    run_id INTEGER PRIMARY KEY,
-    cpu_median_ms REAL NOT NULL,
-    cpu_p10_ms REAL NOT NULL,
-    loadavg REAL
-)
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class NodeStat:
-    """Per-run time of one profiled node over the profiled runs (microseconds)."""
-
-    node_name: str
-    op_type: str
-    source: str | None
-    median_us: float
-    p10_us: float
-    mean_us: float
-    runs: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,18 +204,14 @@ def split_trace(
 
 
 class CalibrationStore:
-    """The results store plus this module's ``calibration_kernels`` table (same SQLite file)."""
+    """Calibration's view of the results store: its runs plus the ``calibration_kernels`` and
+    ``calibration_timing`` rows (one file, one schema: :class:`ResultsStore`)."""
 
     def __init__(self, db: str | Path) -> None:
         self.path = Path(db)
         self.results = ResultsStore(self.path)
-        self._conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-        self._conn.execute("PRAGMA busy_timeout = 60000")
-        for stmt in _TABLE.split(";"):
-            self._conn.execute(stmt)
 
     def close(self) -> None:
-        self._conn.close()
         self.results.close()
 
     def __enter__(self) -> CalibrationStore:
@@ -258,44 +223,16 @@ class CalibrationStore:
     def has(self, model_hash: str, threads: int | None) -> bool:
         """True when a complete run of this model at ``threads`` has calibration rows."""
         for r in self.results.runs(model=model_hash, runtime=RUNTIME):
-            if r.threads == threads and r.status == "complete" and self._n_rows(r.id) > 0:
+            if (
+                r.threads == threads
+                and r.status == "complete"
+                and self.results.calibration_node_count(r.id) > 0
+            ):
                 return True
         return False
 
-    def _n_rows(self, run_id: int) -> int:
-        row = self._conn.execute(
-            "SELECT COUNT(*) FROM calibration_kernels WHERE run_id = ?", (run_id,)
-        ).fetchone()
-        return int(row[0])
-
     def add(self, run_id: int, stats: Iterable[NodeStat], timing: Timing | None = None) -> None:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            if timing is not None:
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO calibration_timing VALUES (?,?,?,?)",
-                    (run_id, timing.cpu_median_ms, timing.cpu_p10_ms, timing.loadavg),
-                )
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO calibration_kernels VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    (
-                        run_id,
-                        s.node_name,
-                        s.op_type,
-                        s.source,
-                        s.median_us,
-                        s.p10_us,
-                        s.mean_us,
-                        s.runs,
-                    )
-                    for s in stats
-                ),
-            )
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        self.results.record_calibration(run_id, stats, timing)
 
     def calibration_runs(self, threads: int | None, pick: str = "best") -> list[CalibRun]:
         """One complete calibration run per model at ``threads``: the one with the lowest median
@@ -309,22 +246,13 @@ class CalibrationStore:
                 continue
             if not r.model_name.startswith((SWEEP_PREFIX, ZOO_PREFIX)):
                 continue
-            rows = self._conn.execute(
-                "SELECT node_name, op_type, source, median_us, p10_us, mean_us, runs"
-                " FROM calibration_kernels WHERE run_id = ?",
-                (r.id,),
-            ).fetchall()
-            if not rows:
+            nodes = self.results.calibration_nodes(r.id)
+            if not nodes:
                 continue
             stats = r.summary.get("stats") or {}
-            timing = self._conn.execute(
-                "SELECT cpu_median_ms, cpu_p10_ms, loadavg FROM calibration_timing"
-                " WHERE run_id = ?",
-                (r.id,),
-            ).fetchone()
+            timing = self.results.calibration_timing(r.id)
             nan = float("nan")
-            cpu_med, cpu_p10, load = timing if timing else (nan, nan, nan)
-            median = float(stats.get("p50_ms", float("nan")))
+            median = float(stats.get("p50_ms", nan))
             prev = latest.get(r.model_name)
             if pick == "best" and prev is not None and not median < prev.median_ms:
                 continue
@@ -335,22 +263,19 @@ class CalibrationStore:
                 threads=r.threads,
                 median_ms=median,
                 p10_ms=float(np.percentile(self.results.samples(r.id), 10)),
-                nodes=tuple(NodeStat(*row) for row in rows),
-                cpu_median_ms=float(cpu_med),
-                cpu_p10_ms=float(cpu_p10),
-                loadavg=float(load) if load is not None else nan,
+                nodes=tuple(nodes),
+                cpu_median_ms=float(timing.cpu_median_ms) if timing else nan,
+                cpu_p10_ms=float(timing.cpu_p10_ms) if timing else nan,
+                loadavg=(
+                    float(timing.loadavg)
+                    if timing is not None and timing.loadavg is not None
+                    else nan
+                ),
             )
         return sorted(latest.values(), key=lambda c: c.model_name)
 
 
 # --------------------------------------------------------------------------- timing
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    cpu_median_ms: float
-    cpu_p10_ms: float
-    loadavg: float | None
 
 
 def _loadavg() -> float | None:

@@ -3,7 +3,11 @@
 Raw samples are kept (not only summaries) so calibration can re-derive any statistic later. The
 store is safe for several writers at once (WAL, a busy timeout, ``BEGIN IMMEDIATE``) and each run
 is written in one transaction: a failure or Ctrl-C during the write leaves no trace of the run.
-Schema: docs/design/measurement.md.
+
+The same file holds calibration's per-node statistics (``calibration_kernels``) and its per-run
+CPU times (``calibration_timing``), under the same versioned schema; ``estimator.calibration.collect
+.CalibrationStore`` is a view over this class. Opening a file of an older schema upgrades it in
+place, in one transaction. Schema: docs/design/measurement.md.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +27,9 @@ from estimator.errors import InputError
 from estimator.host import fingerprint_hash
 from estimator.measure.profile import KernelTime
 
-SCHEMA_VERSION = 1
+#: 1: runs, samples, kernel_samples (calibration kept its own unversioned tables beside them).
+#: 2: calibration_kernels and calibration_timing join the schema, keyed to runs.
+SCHEMA_VERSION = 2
 #: How long a writer waits for another writer's lock before failing (ms).
 BUSY_TIMEOUT_MS = 60_000
 
@@ -77,7 +83,91 @@ CREATE TABLE IF NOT EXISTS kernel_samples (
 );
 CREATE INDEX IF NOT EXISTS runs_model ON runs(model_id);
 CREATE INDEX IF NOT EXISTS runs_machine ON runs(machine_id);
+CREATE TABLE IF NOT EXISTS calibration_kernels (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    node_name TEXT NOT NULL,
+    op_type TEXT NOT NULL,
+    source TEXT,
+    median_us REAL NOT NULL,
+    p10_us REAL NOT NULL,
+    mean_us REAL NOT NULL,
+    runs INTEGER NOT NULL,
+    PRIMARY KEY (run_id, node_name)
+);
+CREATE TABLE IF NOT EXISTS calibration_timing (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    cpu_median_ms REAL NOT NULL,
+    cpu_p10_ms REAL NOT NULL,
+    loadavg REAL
+);
 """
+
+#: Tables a migration rebuilds when their stored definition differs from :data:`_SCHEMA` (SQLite
+#: cannot add a foreign key to an existing table): the calibration tables, which schema 1 files
+#: written by calibration hold without foreign keys.
+_REBUILT = ("calibration_kernels", "calibration_timing")
+
+
+def _statements(schema: str) -> list[str]:
+    return [s.strip() for s in schema.split(";") if s.strip()]
+
+
+def _table_ddl(name: str) -> str:
+    """This table's ``CREATE TABLE`` from :data:`_SCHEMA`, without ``IF NOT EXISTS``."""
+    for stmt in _statements(_SCHEMA):
+        if stmt.startswith(f"CREATE TABLE IF NOT EXISTS {name} "):
+            return stmt.replace("IF NOT EXISTS ", "", 1)
+    raise KeyError(name)
+
+
+def _migrate_1_to_2(c: sqlite3.Connection) -> None:
+    """Put the calibration tables in the schema: create them, or rebuild the ones calibration
+    made (same columns, no foreign keys) with every row copied, column by column."""
+    for name in _REBUILT:
+        row = c.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        ddl = _table_ddl(name)
+        if row is None:
+            c.execute(ddl)
+            continue
+        if " ".join(row[0].split()) == " ".join(ddl.split()):
+            continue
+        cols = [r[1] for r in c.execute(f"PRAGMA table_info({name})")]
+        # the new table is created under its own name, so sqlite_master holds exactly ``ddl``
+        c.execute(f"ALTER TABLE {name} RENAME TO _old_{name}")
+        c.execute(ddl)
+        col_list = ", ".join(cols)
+        c.execute(f"INSERT INTO {name} ({col_list}) SELECT {col_list} FROM _old_{name}")
+        c.execute(f"DROP TABLE _old_{name}")
+
+
+#: version -> the step that upgrades a store of that version to the next.
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2}
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStat:
+    """Per-run time of one profiled node over the profiled runs (microseconds); one row of
+    ``calibration_kernels``."""
+
+    node_name: str
+    op_type: str
+    source: str | None
+    median_us: float
+    p10_us: float
+    mean_us: float
+    runs: int
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Calling-thread CPU time per run (ms) and the 1-minute load average while measuring; one
+    row of ``calibration_timing``."""
+
+    cpu_median_ms: float
+    cpu_p10_ms: float
+    loadavg: float | None
 
 
 @dataclass(frozen=True)
@@ -127,9 +217,15 @@ class ResultsStore:
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA foreign_keys = ON")
-            self._init_schema()
         except (OSError, sqlite3.DatabaseError) as exc:
             raise InputError(f"{self.path}: cannot open results store: {exc}") from exc
+        try:
+            self._init_schema()
+        except BaseException as exc:
+            self._conn.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise InputError(f"{self.path}: cannot open results store: {exc}") from exc
+            raise
 
     def close(self) -> None:
         self._conn.close()
@@ -152,8 +248,15 @@ class ResultsStore:
             raise
         self._conn.execute("COMMIT")
 
+    @property
+    def schema_version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
     def _init_schema(self) -> None:
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        """Create the schema in a new file, or upgrade an older one in place: every step from
+        its version to :data:`SCHEMA_VERSION` in one transaction, so a failure (or a Ctrl-C)
+        leaves the file as it was. A file at the current version is not written to."""
+        version = self.schema_version
         if version == SCHEMA_VERSION:
             return
         if version > SCHEMA_VERSION:
@@ -161,15 +264,26 @@ class ResultsStore:
                 f"{self.path}: results store has schema {version}, newer than this tool "
                 f"({SCHEMA_VERSION}); upgrade roofline-estimator"
             )
-        with self._transaction() as c:
-            if c.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
-                return
-            for stmt in _SCHEMA.split(";"):
-                if stmt.strip():
-                    c.execute(stmt)
-            c.execute("DELETE FROM schema_version")
-            c.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-            c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # A rebuilt table is dropped while other tables may still point at it: foreign keys are
+        # checked after the steps instead (the pragma is a no-op inside a transaction).
+        self._conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with self._transaction() as c:
+                version = self.schema_version  # another process may have upgraded it meanwhile
+                if version == SCHEMA_VERSION:
+                    return
+                if version == 0:  # a new file: the whole schema, then the steps after 1,
+                    for stmt in _statements(_SCHEMA):  # which leave what it made as it is
+                        c.execute(stmt)
+                    version = 1
+                while version < SCHEMA_VERSION:
+                    _MIGRATIONS[version](c)
+                    version += 1
+                c.execute("DELETE FROM schema_version")
+                c.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+                c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        finally:
+            self._conn.execute("PRAGMA foreign_keys = ON")
 
     # -- writing ---------------------------------------------------------------------------
     def record(self, m: Any) -> int:
@@ -227,6 +341,36 @@ class ResultsStore:
             )
         return run_id
 
+    def record_calibration(
+        self, run_id: int, nodes: Iterable[NodeStat], timing: Timing | None = None
+    ) -> None:
+        """Store calibration's per-node statistics (and CPU timing) of run ``run_id``, replacing
+        what it had, in one transaction."""
+        with self._transaction() as c:
+            if timing is not None:
+                c.execute(
+                    "INSERT OR REPLACE INTO calibration_timing(run_id, cpu_median_ms, cpu_p10_ms,"
+                    " loadavg) VALUES (?,?,?,?)",
+                    (run_id, timing.cpu_median_ms, timing.cpu_p10_ms, timing.loadavg),
+                )
+            c.executemany(
+                "INSERT OR REPLACE INTO calibration_kernels(run_id, node_name, op_type, source,"
+                " median_us, p10_us, mean_us, runs) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    (
+                        run_id,
+                        s.node_name,
+                        s.op_type,
+                        s.source,
+                        s.median_us,
+                        s.p10_us,
+                        s.mean_us,
+                        s.runs,
+                    )
+                    for s in nodes
+                ),
+            )
+
     # -- reading ---------------------------------------------------------------------------
     def runs(
         self, model: str | None = None, runtime: str | None = None, machine: str | None = None
@@ -268,6 +412,28 @@ class ResultsStore:
             (run_id,),
         )
         return [KernelTime(str(a), str(b), float(c), int(d), e) for a, b, c, d, e in rows]
+
+    def calibration_nodes(self, run_id: int) -> list[NodeStat]:
+        """Calibration's per-node statistics of a run, in node-name order (empty: none)."""
+        rows = self._conn.execute(
+            "SELECT node_name, op_type, source, median_us, p10_us, mean_us, runs"
+            " FROM calibration_kernels WHERE run_id = ? ORDER BY node_name",
+            (run_id,),
+        )
+        return [NodeStat(*row) for row in rows]
+
+    def calibration_node_count(self, run_id: int) -> int:
+        row = self._conn.execute(
+            "SELECT COUNT(*) FROM calibration_kernels WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def calibration_timing(self, run_id: int) -> Timing | None:
+        row = self._conn.execute(
+            "SELECT cpu_median_ms, cpu_p10_ms, loadavg FROM calibration_timing WHERE run_id = ?",
+            (run_id,),
+        ).fetchone()
+        return Timing(*row) if row else None
 
     def machine(self, fingerprint_hash_: str) -> dict[str, Any] | None:
         row = self._conn.execute(

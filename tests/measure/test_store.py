@@ -23,6 +23,7 @@ from estimator.host import machine_fingerprint
 from estimator.measure import Measurement, ResultsStore, default_db_path, measure
 from estimator.measure.profile import KernelTime
 from estimator.measure.stats import summarize
+from estimator.measure.store import SCHEMA_VERSION
 
 FP = machine_fingerprint()
 
@@ -92,7 +93,7 @@ def test_queries_and_dedup(tmp_path: Path) -> None:
         conn = sqlite3.connect(store.path)
         assert conn.execute("SELECT COUNT(*) FROM models").fetchone()[0] == 3
         assert conn.execute("SELECT COUNT(*) FROM machines").fetchone()[0] == 1
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
