@@ -1,9 +1,10 @@
 """The public estimate: model + device -> latency with a 95% interval and per-kernel breakdown.
 
 Pipeline: ``load_model`` (IR) -> ``analyze_graph`` (per-node cost) -> ``partition`` (kernels of
-the runtime) -> ``load_hardware``/``load_profile`` -> packed device -> numba roofline. Parsed
-models and packed devices are cached, so re-estimating a model already in memory on another device
-or thread count costs only the engine call (NAS loops, sweeps).
+the runtime) -> :func:`estimator.device.device_context` (the device resolved once) ->
+:mod:`estimator.predictor` (the one predictor, shared with calibration and transfer). Parsed
+models and device contexts are cached, so re-estimating a model already in memory on another
+device or thread count costs only the engine call (NAS loops, sweeps).
 """
 
 from __future__ import annotations
@@ -17,23 +18,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from estimator.analysis import ModelCost, analyze_graph
-from estimator.engine import (
-    BOUND_NAMES,
-    DeviceArrays,
-    KernelArrays,
-    lognormal_interval,
-    pack_device,
-    run_kernels,
-    run_models,
-)
-from estimator.engine.layout import DTYPE_INDEX, DTYPE_KEYS
-from estimator.errors import EstimatorError, InputError
+from estimator.device import DEFAULT_RUNTIME as DEFAULT_RUNTIME
+from estimator.device import DeviceContext, device_context, dtype_key
+from estimator.device import clear_cache as _clear_device_cache
+from estimator.device import default_runtime as default_runtime
+from estimator.engine import BOUND_NAMES, KernelArrays, run_kernels
+from estimator.engine.layout import DTYPE_INDEX
+from estimator.errors import EstimatorError
 from estimator.ir.graph import Graph
 from estimator.loading import load_model
 from estimator.partition import KernelPlan, load_rules, partition
-from estimator.registry.elementary import load_elementary_work
-from estimator.registry.loader import load_hardware, load_profile
-from estimator.registry.models import EfficiencyProfile, Hardware, canonical_dtype
+from estimator.predictor import predict_kernels, predict_models
+from estimator.registry.models import Hardware
+from estimator.zoo.nb201_reference import DEFAULT_SEMANTICS
 
 #: Version of the JSON document ``Estimate.to_dict()`` produces.
 SCHEMA_VERSION = 1
@@ -133,16 +130,13 @@ class BatchEstimate:
 
 
 _PREPARED: OrderedDict[tuple[int, str, bool], tuple[Graph, Prepared]] = OrderedDict()
-_DEVICES: OrderedDict[tuple[int, int, int], tuple[Hardware, EfficiencyProfile, DeviceArrays]] = (
-    OrderedDict()
-)
 _CACHE_SIZE = 64
 
 
 def clear_caches() -> None:
     """Forget cached plans and packed devices (e.g. after mutating a Graph in place)."""
     _PREPARED.clear()
-    _DEVICES.clear()
+    _clear_device_cache()
 
 
 def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
@@ -160,11 +154,13 @@ def prepare(
     input_shapes: Mapping[str, Sequence[int]] | None = None,
     example_inputs: Any = None,
     strict: bool = False,
+    semantics: str = DEFAULT_SEMANTICS,
 ) -> Prepared:
     """Load, cost and partition ``model`` for ``runtime``; cached for Graph objects.
 
-    The cache is keyed by the Graph's identity: a Graph mutated in place after an estimate needs
-    :func:`clear_caches`.
+    ``semantics`` says what a NAS-Bench-201 arch string means (``reference``, the default, or
+    ``pruned``: :mod:`estimator.zoo.nb201_reference`). The cache is keyed by the Graph's
+    identity: a Graph mutated in place after an estimate needs :func:`clear_caches`.
     """
     canon = load_rules(runtime).runtime
     if isinstance(model, Prepared):
@@ -178,66 +174,19 @@ def prepare(
         if hit is not None and hit[0] is model:
             _PREPARED.move_to_end(key)
             return hit[1]
-    graph = load_model(model, example_inputs=example_inputs, input_shapes=input_shapes, batch=batch)
+    graph = load_model(
+        model,
+        example_inputs=example_inputs,
+        input_shapes=input_shapes,
+        batch=batch,
+        semantics=semantics,
+    )
     cost = analyze_graph(graph, strict=strict)
     plan = partition(graph, canon, costs={nc.node.name: nc.cost for nc in cost.nodes})
     prepared = Prepared(graph, cost, plan)
     if isinstance(model, Graph):
         _remember(_PREPARED, (id(model), canon, strict), (model, prepared))
     return prepared
-
-
-def _device(
-    hw: str | Hardware, runtime: str, dtype: str, threads: int | None, registry: Any
-) -> tuple[Hardware, EfficiencyProfile, DeviceArrays]:
-    device = load_hardware(hw, registry)
-    n = device.cores if threads is None else threads
-    if n < 1:
-        raise InputError(f"threads must be >= 1, got {threads}")
-    profile = load_profile(device, runtime, dtype, n, registry)
-    key = (id(device), id(profile), n)
-    hit = _DEVICES.get(key)
-    if hit is not None and hit[0] is device and hit[1] is profile:
-        return hit
-    packed = (device, profile, pack_device(device, profile, n))
-    _remember(_DEVICES, key, packed)
-    return packed
-
-
-def _dtype_key(dtype: str) -> str:
-    key = canonical_dtype(dtype)
-    if key not in DTYPE_INDEX:
-        raise InputError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPE_KEYS)}")
-    return key
-
-
-def _with_dtype(arrays: KernelArrays, key: str) -> KernelArrays:
-    """Run floating-point kernels at the requested precision (int8 kernels stay int8)."""
-    want = DTYPE_INDEX[key]
-    floats = np.array([DTYPE_INDEX[k] for k in ("fp32", "fp16", "bf16")], dtype=np.int32)
-    is_float = np.isin(arrays.dtype, floats)
-    if want == DTYPE_INDEX["fp32"] or not bool(is_float.any()):
-        return arrays
-    dt = np.where(is_float, want, arrays.dtype).astype(np.int32)
-    return KernelArrays(
-        arrays.flops,
-        arrays.bytes,
-        arrays.log_flops,
-        arrays.log_bytes,
-        arrays.working_set,
-        arrays.category,
-        dt,
-    )
-
-
-def _check_peak(device: Hardware, dev: DeviceArrays, arrays: KernelArrays) -> None:
-    used = np.unique(arrays.dtype)
-    missing = [DTYPE_KEYS[int(i)] for i in used if np.isnan(dev.peak[int(i)])]
-    if missing:
-        raise InputError(
-            f"hardware '{device.id}' has no peak for {', '.join(missing)}; "
-            f"available: {', '.join(sorted(device.peak_gflops))}"
-        )
 
 
 def preload(
@@ -255,31 +204,16 @@ def preload(
     report.
     """
     try:
-        rules = load_rules(runtime or default_runtime(hw, registry))
-        _, _, dev = _device(hw, rules.runtime, _dtype_key(dtype), threads, registry)
+        ctx = device_context(hw, runtime=runtime, dtype=dtype, threads=threads, registry=registry)
         one = KernelArrays.build([1.0], [1.0], [1.0], [0], [DTYPE_INDEX["fp32"]])
-        run_kernels(one, dev)
+        run_kernels(one, ctx.arrays)
     except EstimatorError:
         pass
 
 
-#: Runtime family assumed when the caller names none: what such a device usually runs.
-DEFAULT_RUNTIME: dict[str, str] = {
-    "cpu": "onnxruntime-cpu",
-    "mobile": "onnxruntime-cpu",
-    "gpu": "tensorrt",
-    "accelerator": "tensorrt",
-}
-
-
-def default_runtime(hw: str | Hardware, registry: Any = None) -> str:
-    """The runtime family :func:`estimate` uses for ``hw`` when none is given."""
-    return DEFAULT_RUNTIME.get(str(load_hardware(hw, registry).type), "onnxruntime-cpu")
-
-
 def estimate(
     model: Any,
-    hw: str | Hardware = "i7-12700K",
+    hw: str | Hardware | DeviceContext = "i7-12700K",
     *,
     runtime: str | None = None,
     dtype: str = "fp32",
@@ -289,31 +223,35 @@ def estimate(
     example_inputs: Any = None,
     registry: Any = None,
     strict: bool = False,
+    semantics: str = DEFAULT_SEMANTICS,
 ) -> Estimate:
     """Latency of ``model`` on ``hw`` under ``runtime``, with a 95% interval.
 
     ``threads=None`` uses every physical core (``hw.cores``), onnxruntime's default intra-op
     thread count; on GPUs the thread count does not change the device's peaks. ``runtime=None``
-    picks the usual runtime of the device type (:data:`DEFAULT_RUNTIME`).
+    picks the usual runtime of the device type (:data:`estimator.device.DEFAULT_RUNTIME`).
+    ``semantics``: what a NAS-Bench-201 arch string means (see :func:`prepare`).
     """
-    rules = load_rules(runtime or default_runtime(hw, registry))
-    key = _dtype_key(dtype)
+    ctx = device_context(hw, runtime=runtime, dtype=dtype, threads=threads, registry=registry)
     prep = prepare(
         model,
-        runtime=rules.runtime,
+        runtime=ctx.runtime,
         batch=batch,
         input_shapes=input_shapes,
         example_inputs=example_inputs,
         strict=strict,
+        semantics=semantics,
     )
-    device, profile, dev = _device(hw, rules.runtime, key, threads, registry)
-    table = load_elementary_work(device, rules.runtime, registry)
-    arrays = _with_dtype(prep.plan.arrays_for(table), key)
-    _check_peak(device, dev, arrays)
-    t, v, bound = run_kernels(arrays, dev)
-    total = float(t.sum())
-    var = float(v.sum()) + (dev.device_sigma * total) ** 2
-    lo, hi = lognormal_interval(total, var)
+    return _estimate(prep, ctx)
+
+
+def _estimate(prep: Prepared, ctx: DeviceContext) -> Estimate:
+    kt = predict_kernels(prep.plan, ctx)
+    totals = predict_models([prep.plan], ctx)
+    total = float(totals.mean[0])
+    var = float(totals.var[0])
+    lo, hi = totals.interval()
+    t, v, bound = kt.time, kt.var, kt.bound
     share = t / total if total > 0 else np.zeros_like(t)
     rows = tuple(
         KernelRow(
@@ -329,7 +267,7 @@ def estimate(
             share=float(s),
             modeled=k.modeled,
             fusion=k.fusion,
-            work=k.work_on(table),
+            work=k.work_on(ctx.elementary),
         )
         for k, ti, vi, b, s in zip(prep.plan.kernels, t, v, bound, share, strict=True)
     )
@@ -337,16 +275,16 @@ def estimate(
     cost = prep.cost
     return Estimate(
         model=prep.graph.name,
-        hardware=device.id,
-        runtime=rules.runtime,
-        dtype=key,
-        threads=dev.threads,
-        calibrated=profile.calibrated,
-        calibration_source=profile.provenance.source,
+        hardware=ctx.hardware.id,
+        runtime=ctx.runtime,
+        dtype=ctx.dtype,
+        threads=ctx.threads,
+        calibrated=ctx.profile.calibrated,
+        calibration_source=ctx.profile.provenance.source,
         latency_ms=total * _S_TO_MS,
         std_ms=float(np.sqrt(var)) * _S_TO_MS,
-        ci95_low_ms=float(lo) * _S_TO_MS,
-        ci95_high_ms=float(hi) * _S_TO_MS,
+        ci95_low_ms=float(lo[0]) * _S_TO_MS,
+        ci95_high_ms=float(hi[0]) * _S_TO_MS,
         kernels=rows,
         flops=cost.flops,
         macs=cost.macs,
@@ -356,95 +294,96 @@ def estimate(
         peak_activation_bytes=cost.peak_activation_bytes,
         unmodeled=dict(cost.unmodeled),
         bound_summary=summary,
-        notes=_notes(device, profile, dev, cost, rules.provenance, key, prep.plan),
+        notes=_notes(ctx, prep),
     )
 
 
-def _notes(
-    device: Hardware,
-    profile: EfficiencyProfile,
-    dev: DeviceArrays,
-    cost: ModelCost,
-    provenance: Mapping[str, Any],
-    dtype: str,
-    plan: KernelPlan,
-) -> tuple[str, ...]:
+def _notes(ctx: DeviceContext, prep: Prepared) -> tuple[str, ...]:
     notes: list[str] = []
+    profile, cost, plan = ctx.profile, prep.cost, prep.plan
     if not profile.calibrated:
         notes.append(
-            f"uncalibrated: efficiency priors of device type '{device.type}' "
+            f"uncalibrated: efficiency priors of device type '{ctx.hardware.type}' "
             "(see calibration_source); intervals are wide"
         )
     else:
         if not profile.threads_matched:
             notes.append(
-                f"profile fitted at {profile.threads} threads, used for {dev.threads} threads"
+                f"profile fitted at {profile.threads} threads, used for {ctx.threads} threads"
             )
         if profile.prior_categories:
             cats = ", ".join(str(c) for c in profile.prior_categories)
             notes.append(f"categories without calibration, taken from the prior: {cats}")
-    if dev.fallback_categories:
+    fitted_for = profile.provenance.nb201_semantics
+    used = (
+        prep.graph.metadata.get("semantics")
+        if prep.graph.metadata.get("source") == "nb201"
+        else None
+    )
+    if fitted_for and used and used != fitted_for:
+        notes.append(
+            f"NAS-Bench-201 semantics: the profile was fitted on '{fitted_for}' networks, this "
+            f"estimate is for the '{used}' network"
+        )
+    if ctx.arrays.fallback_categories:
         notes.append(
             "categories without curves, using the 'other' curves: "
-            + ", ".join(dev.fallback_categories)
+            + ", ".join(ctx.arrays.fallback_categories)
         )
     if cost.unmodeled:
         ops = ", ".join(f"{op} x{n}" for op, n in sorted(cost.unmodeled.items()))
         notes.append(f"unmodeled ops costed as memory traffic only: {ops}")
     graph_floats = {
-        str(k.dtype) for k in plan.kernels if k.dtype.is_float and _dtype_key(str(k.dtype)) != dtype
+        str(k.dtype)
+        for k in plan.kernels
+        if k.dtype.is_float and dtype_key(str(k.dtype)) != ctx.dtype
     }
     if graph_floats:
         notes.append(
-            f"graph tensors are {', '.join(sorted(graph_floats))} but dtype={dtype}: peaks use "
-            f"{dtype}, bytes use the graph's element sizes"
+            f"graph tensors are {', '.join(sorted(graph_floats))} but dtype={ctx.dtype}: peaks "
+            f"use {ctx.dtype}, bytes use the graph's element sizes"
         )
-    notes.append(f"fusion rules: {provenance.get('verified_with', 'unverified')}")
+    notes.append(f"fusion rules: {ctx.rules_provenance.get('verified_with', 'unverified')}")
     notes.append("not modeled: " + "; ".join(NOT_MODELED))
     return tuple(notes)
 
 
 def estimate_many(
     models: Sequence[Any],
-    hw: str | Hardware = "i7-12700K",
+    hw: str | Hardware | DeviceContext = "i7-12700K",
     *,
-    runtime: str = "onnxruntime-cpu",
+    runtime: str | None = None,
     dtype: str = "fp32",
     threads: int | None = None,
+    batch: int | None = None,
     registry: Any = None,
+    strict: bool = False,
+    semantics: str = DEFAULT_SEMANTICS,
 ) -> BatchEstimate:
-    """Totals of many models in one engine call (NAS scoring).
+    """Totals of many models in one engine call (NAS scoring): the same numbers as
+    ``[estimate(m, hw, ...) for m in models]``, without the per-kernel breakdown.
 
-    ``models`` holds Graphs, KernelPlans or Prepared models; Graphs are partitioned with the
-    per-op costs only (no graph-level totals), so no breakdown is returned.
+    ``models`` holds anything :func:`estimate` takes (paths, zoo names, arch strings, Graphs,
+    onnx or torch models are loaded with :func:`prepare`), Prepared models, or KernelPlans
+    partitioned for the same runtime.
     """
-    rules = load_rules(runtime)
-    key = _dtype_key(dtype)
-    device, profile, dev = _device(hw, rules.runtime, key, threads, registry)
+    ctx = device_context(hw, runtime=runtime, dtype=dtype, threads=threads, registry=registry)
     plans: list[KernelPlan] = []
     for m in models:
         if isinstance(m, KernelPlan):
             plans.append(m)
         elif isinstance(m, Prepared):
-            plans.append(m.plan)
-        elif isinstance(m, Graph):
-            plans.append(partition(m, rules.runtime))
+            plans.append(prepare(m, runtime=ctx.runtime).plan)
         else:
-            raise InputError(
-                f"estimate_many takes Graph, KernelPlan or Prepared, got {type(m).__name__}"
-            )
-    table = load_elementary_work(device, rules.runtime, registry)
-    arrays = _with_dtype(KernelArrays.concat([p.arrays_for(table) for p in plans]), key)
-    _check_peak(device, dev, arrays)
-    offsets = np.zeros(len(plans) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(p) for p in plans])
-    mean, var = run_models(offsets, arrays, dev)
-    lo, hi = lognormal_interval(mean, var)
+            prep = prepare(m, runtime=ctx.runtime, batch=batch, strict=strict, semantics=semantics)
+            plans.append(prep.plan)
+    totals = predict_models(plans, ctx)
+    lo, hi = totals.interval()
     return BatchEstimate(
         names=tuple(p.graph_name for p in plans),
-        latency_ms=mean * _S_TO_MS,
-        std_ms=np.sqrt(var) * _S_TO_MS,
+        latency_ms=totals.mean * _S_TO_MS,
+        std_ms=np.sqrt(totals.var) * _S_TO_MS,
         ci95_low_ms=lo * _S_TO_MS,
         ci95_high_ms=hi * _S_TO_MS,
-        calibrated=profile.calibrated,
+        calibrated=ctx.profile.calibrated,
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 from estimator.errors import InputError, ModelLoadError
 from estimator.ir.graph import Graph
+from estimator.zoo.nb201_reference import DEFAULT_SEMANTICS
 
 ModelLike = Graph | str | os.PathLike[str] | Any
 
@@ -25,17 +26,22 @@ def load_model(
     input_shapes: Mapping[str, Sequence[int]] | None = None,
     batch: int | None = None,
     name: str | None = None,
+    semantics: str = DEFAULT_SEMANTICS,
 ) -> Graph:
     """Return the IR of ``model``.
 
     ``model`` may be a ``Graph`` (returned as is), a path to an ``.onnx`` file, an
     ``onnx.ModelProto``, a ``torch.nn.Module`` (needs ``example_inputs``), or the name of a model
-    of the built-in zoo (``resnet50``) or a NAS-Bench-201 arch string (``|nor_conv_3x3~0|+...``).
+    of the built-in zoo (``resnet50``) or a NAS-Bench-201 arch string (``|nor_conv_3x3~0|+...``),
+    read under ``semantics`` (``reference``, the default, or ``pruned``: see
+    :mod:`estimator.zoo.nb201_reference`).
     """
     if isinstance(model, Graph):
         return model
     if isinstance(model, (str, os.PathLike)):
-        return _load_path_or_name(model, input_shapes=input_shapes, batch=batch, name=name)
+        return _load_path_or_name(
+            model, input_shapes=input_shapes, batch=batch, name=name, semantics=semantics
+        )
     type_name = f"{type(model).__module__}.{type(model).__qualname__}"
     if type_name.startswith("onnx.") and hasattr(model, "graph"):
         from estimator.frontends.onnx_frontend import load_onnx
@@ -66,6 +72,7 @@ def _load_path_or_name(
     input_shapes: Mapping[str, Sequence[int]] | None,
     batch: int | None,
     name: str | None,
+    semantics: str,
 ) -> Graph:
     path = Path(model)
     text = os.fspath(model)
@@ -75,9 +82,9 @@ def _load_path_or_name(
 
         return load_onnx(path, input_shapes=input_shapes, batch=batch, name=name)
     if text.startswith("|") and "~" in text:
-        from estimator.zoo.nb201 import nb201_graph
+        from estimator.zoo.nb201_reference import nb201_graph_for
 
-        return nb201_graph(text, batch=batch or 1)
+        return nb201_graph_for(text, batch or 1, semantics)
     from estimator import zoo
 
     if text not in zoo.names() and (path.suffix or "/" in text):

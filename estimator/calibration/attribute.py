@@ -20,11 +20,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from estimator.calibration.collect import CalibRun
-from estimator.engine.pack import DeviceArrays, pack_device
+from estimator.device import device_context
+from estimator.engine import ideal_terms
+from estimator.engine.layout import DTYPE_INDEX
+from estimator.engine.pack import DeviceArrays
 from estimator.estimate import Prepared, prepare
 from estimator.frontends.onnx_frontend import load_onnx
 from estimator.partition import Kernel
-from estimator.registry.elementary import load_elementary_work
+from estimator.predictor import kernel_arrays
 from estimator.registry.models import EfficiencyProfile, Hardware, KernelCategory
 
 PARTITION_RUNTIME = "onnxruntime-cpu"
@@ -89,19 +92,9 @@ def prepared(path: str | Path) -> Prepared:
 
 
 def roofs(hw: Hardware, profile: EfficiencyProfile, threads: int) -> tuple[float, DeviceArrays]:
-    """Peak FLOP/s (fp32) and the packed device (its cache levels pick a kernel's bandwidth)."""
-    return hw.peak_flops("fp32", threads), pack_device(hw, profile, threads)
-
-
-def level_bandwidth(dev: DeviceArrays, working_set: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Bandwidth of the first level holding each working set, else DRAM: the engine's rule."""
-    bw = np.full(working_set.shape, dev.dram_bw, dtype=np.float64)
-    chosen = np.zeros(working_set.shape, dtype=bool)
-    for size, b in zip(dev.level_size, dev.level_bw, strict=True):
-        fits = (working_set <= size) & ~chosen
-        bw[fits] = b
-        chosen |= fits
-    return bw
+    """Peak FLOP/s (fp32) and the packed device of ``hw`` under ``profile`` (for plots)."""
+    ctx = device_context(hw, runtime=PARTITION_RUNTIME, threads=threads, profile=profile)
+    return float(ctx.arrays.peak[DTYPE_INDEX["fp32"]]), ctx.arrays
 
 
 _FUSION_SUFFIX = re.compile(r"/\w+Fusion/?$")
@@ -180,10 +173,11 @@ def attribute(
         us = unmatched_ops.pop(op)
         unmatched -= us
         matched += us
-    peak, dev = roofs(hw, profile, threads)
-    # the device's own elementary-work table where it has one, exactly as the estimator uses it
-    arr = prep.plan.arrays_for(load_elementary_work(hw, prep.plan.runtime))
-    bw = level_bandwidth(dev, np.asarray(arr.working_set))
+    # The predictor's own columns (the device's elementary-work table where it has one) and the
+    # engine's roofs at efficiency 1: exactly what an estimate of this model will see.
+    ctx = device_context(hw, runtime=prep.plan.runtime, threads=threads, profile=profile)
+    arr = kernel_arrays(prep.plan, ctx)
+    tc0, tm0 = ideal_terms(arr, ctx.arrays)
     points = [
         KernelPoint(
             model=run.model_name,
@@ -193,8 +187,8 @@ def attribute(
             bytes=float(k.bytes),
             working_set=float(k.working_set_bytes),
             t=float(times[i]) * _US,
-            t_compute=float(arr.flops[i]) / peak,
-            t_memory=float(k.bytes) / float(bw[i]),
+            t_compute=float(tc0[i]),
+            t_memory=float(tm0[i]),
         )
         for i, k in enumerate(kernels)
         if seen[i] and times[i] > 0

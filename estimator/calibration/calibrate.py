@@ -24,12 +24,12 @@ import estimator
 from estimator.calibration.attribute import Attribution, KernelPoint, prepared
 from estimator.calibration.collect import CalibRun
 from estimator.calibration.fit import CategoryFit, FitOptions, fit_all
-from estimator.engine import lognormal_interval, pack_device, run_kernels
+from estimator.device import device_context
 from estimator.engine.uncertainty import P95, Z95
 from estimator.errors import InputError
 from estimator.host import provenance_fingerprint
 from estimator.partition import KernelPlan
-from estimator.registry.loader import load_priors
+from estimator.predictor import ModelTotals, predict_models
 from estimator.registry.models import (
     CategoryProfile,
     EfficiencyProfile,
@@ -110,37 +110,13 @@ def build_profile(
     )
 
 
-def with_prior(profile: EfficiencyProfile, hw: Hardware) -> EfficiencyProfile:
-    """Fill categories the calibration lacks from the device type's prior (as load_profile does)."""
-    prior = load_priors(hw.type)
-    missing = [c for c in KernelCategory if c not in profile.categories and c in prior.categories]
-    if not missing:
-        return profile
-    cats = {**profile.categories, **{c: prior.categories[c] for c in missing}}
-    return profile.model_copy(update={"categories": cats, "prior_categories": missing})
-
-
-def predict_plans(
+def predict_totals(
     plans: Sequence[KernelPlan], hw: Hardware, profile: EfficiencyProfile, threads: int
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Per plan: total mean (s), kernel variance sum (s^2), kernel count; no device term."""
-    dev = pack_device(hw, with_prior(profile, hw), threads)
-    mean = np.zeros(len(plans))
-    var = np.zeros(len(plans))
-    count = np.zeros(len(plans))
-    for i, plan in enumerate(plans):
-        t, v, _ = run_kernels(plan.arrays, dev)
-        mean[i], var[i], count[i] = float(t.sum()), float(v.sum()), len(plan)
-    return mean, var, count
-
-
-def interval(
-    mean: NDArray[np.float64], kvar: NDArray[np.float64], device_sigma: float
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """95% interval the estimator reports: lognormal of the kernel + device variance."""
-    var = kvar + (device_sigma * mean) ** 2
-    lo, hi = lognormal_interval(mean, var)
-    return lo, hi
+) -> ModelTotals:
+    """What :func:`estimator.estimate` returns for ``plans`` on ``hw`` under ``profile`` (the one
+    predictor; categories the profile lacks come from the device type's prior)."""
+    ctx = device_context(hw, runtime=PROFILE_RUNTIME, threads=threads, profile=profile)
+    return predict_models(plans, ctx)
 
 
 def fit_gap(
@@ -180,27 +156,33 @@ def calibrate(
     gap = 0.0
     resid: dict[str, float] = {}
     sigma = 0.0
-    if models:
-        pred, kvar, count = predict_plans([m.plan for m in models], hw, base, threads)
+    plans = [m.plan for m in models]
+    if models and use_gap:
+        pred = predict_totals(plans, hw, base, threads)
         meas = np.array([m.measured for m in models])
-        if use_gap:
-            gap = fit_gap(pred, count, meas)
-        total = pred + gap * count
-        r, rel_kvar = log_errors(models, total, kvar)
+        gap = fit_gap(pred.mean, pred.kernels.astype(np.float64), meas)
+
+    def final(sigma: float) -> EfficiencyProfile:
+        return build_profile(
+            fits,
+            threads=threads,
+            device_sigma=sigma,
+            gap_us=gap * 1e6,
+            n_measurements=len(points) + len(models),
+            source=src,
+        )
+
+    if models:
+        # Residuals of exactly what the shipped profile will predict (the gap is in its
+        # overheads), through the same predictor as every estimate.
+        pred = predict_totals(plans, hw, final(0.0), threads)
+        r, rel_kvar = log_errors(models, pred.mean, pred.kernel_var)
         resid = {m.name: float(x) for m, x in zip(models, r, strict=True)}
         # Whole-model scatter the kernel variances do not already explain, as a predictive
         # scale for a network outside the fit.
         dof = max(len(models) - (1 if use_gap else 0), 1)
         sigma = scatter_sigma(r, rel_kvar, dof)
-    profile = build_profile(
-        fits,
-        threads=threads,
-        device_sigma=sigma,
-        gap_us=gap * 1e6,
-        n_measurements=len(points) + len(models),
-        source=src,
-    )
-    return Calibration(profile, fits, gap, resid)
+    return Calibration(final(sigma), fits, gap, resid)
 
 
 def scatter_sigma(
@@ -238,9 +220,10 @@ def held_out_predictions(
         own = held.attribution.model if held.attribution is not None else None
         pts = [p for p in points if p.model != own]
         cal = calibrate(pts, others, hw, threads, opts=opts, use_gap=use_gap)
-        mean, kvar, count = predict_plans([held.plan], hw, cal.profile, threads)
-        total[i] = float(mean[0] + cal.gap * count[0])
-        kv[i] = float(kvar[0])
+        # The calibrated profile already carries the gap in its overheads.
+        pred = predict_totals([held.plan], hw, cal.profile, threads)
+        total[i] = float(pred.mean[0])
+        kv[i] = float(pred.kernel_var[0])
         if progress is not None:
             progress(held, total[i])
     return total, kv

@@ -25,6 +25,7 @@ from scipy import optimize
 from scipy import stats as sps
 
 from estimator.calibration.attribute import KernelPoint
+from estimator.engine import Bound, combine_terms
 from estimator.registry.models import CategoryProfile, EfficiencyCurve, KernelCategory, MeanStd
 
 _US = 1e6  # seconds -> microseconds (unit conversion)
@@ -94,13 +95,11 @@ def hat(x: Array, knots: Array) -> Array:
 def predict(
     d: _Data, kc: Array, ec: Array, km: Array, em: Array, overhead: float
 ) -> tuple[Array, NDArray[np.int8]]:
-    """The engine's formula on arrays: times (s) and bound (0 compute, 1 memory, 2 overhead)."""
+    """The engine's formula on arrays (:func:`estimator.engine.combine_terms`): times (s) and
+    :class:`~estimator.engine.Bound` codes, with candidate knot values ``ec``, ``em``."""
     tc = np.where(d.tc0 > 0, d.tc0 / np.interp(d.lf, kc, ec), 0.0)
     tm = np.where(d.tm0 > 0, d.tm0 / np.interp(d.lb, km, em), 0.0)
-    tb = np.maximum(tc, tm)
-    bound = np.where(tc > tm, 0, 1).astype(np.int8)
-    bound[overhead > tb] = 2
-    return tb + overhead, bound
+    return combine_terms(tc, tm, np.full(tc.shape, overhead))
 
 
 def _binned_init(x: Array, e: Array, knots: Array, fallback: float) -> Array:
@@ -178,8 +177,8 @@ def fit_category(
     ss_tot = float(np.sum((log_t - log_t.mean()) ** 2))
     r2 = 1.0 - float(np.sum(r * r)) / ss_tot if ss_tot > 0 else float("nan")
     overall = float(np.sqrt(np.mean(r * r)))
-    compute = _curve(kc, ec, d.lf, r, bound == 0, overall, o)
-    memory = _curve(km, em, d.lb, r, bound == 1, overall, o)
+    compute = _curve(kc, ec, d.lf, r, bound == Bound.COMPUTE, overall, o)
+    memory = _curve(km, em, d.lb, r, bound == Bound.MEMORY, overall, o)
     profile = CategoryProfile(
         compute=compute, memory=memory, overhead_us=_overhead(d, t_pred, bound, ov)
     )
@@ -224,7 +223,7 @@ def _overhead(d: _Data, t_pred: Array, bound: NDArray[np.int8], ov: float) -> Me
     """Overhead with the spread of the absolute error of the kernels it dominates. When it
     dominates none, the relative error of the smallest quarter of kernels scaled to the overhead
     (their absolute error belongs to the curves, whose std already carries it)."""
-    sel = bound == 2
+    sel = bound == Bound.OVERHEAD
     if sel.any():
         err = (d.t[sel] - t_pred[sel]) * _US
         std = float(np.sqrt(np.mean(err * err)))

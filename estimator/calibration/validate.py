@@ -19,11 +19,11 @@ from estimator.calibration.attribute import KernelPoint
 from estimator.calibration.calibrate import (
     WholeModel,
     held_out_predictions,
-    interval,
     log_errors,
     scatter_sigma,
 )
 from estimator.calibration.fit import FitOptions
+from estimator.predictor import interval
 from estimator.registry.models import Hardware
 
 

@@ -425,6 +425,17 @@ def _cached_fill(
     return out
 
 
+def fill_from_prior(
+    profile: EfficiencyProfile, hw: Hardware, registry: RegistryArg = None
+) -> EfficiencyProfile:
+    """``profile`` (e.g. a fresh fit) with the categories it lacks taken from the device type's
+    prior, exactly as :func:`load_profile` fills a stored profile; cached."""
+    prior = read_priors_file(priors_path(hw.type, registry)).profile
+    if all(c in profile.categories for c in prior.categories):
+        return profile
+    return _cached_fill(profile, prior, profile.threads_matched)
+
+
 _PRIOR_CACHE: dict[tuple[int, str, str, int | None], tuple[object, EfficiencyProfile]] = {}
 
 

@@ -278,6 +278,9 @@ class Provenance(_Frozen):
     n_measurements: int = Field(default=0, ge=0)
     fit_r2: dict[str, float] = Field(default_factory=dict)
     source: str = Field(min_length=1)
+    #: What NAS-Bench-201 arch strings meant in the measurements a profile was fitted on
+    #: (``reference`` or ``pruned``); None when none were NAS-Bench-201 networks.
+    nb201_semantics: Literal["reference", "pruned"] | None = None
 
     @field_validator("machine_fingerprint", mode="before")
     @classmethod

@@ -3,6 +3,7 @@
 See docs/transfer.md for the model, the benchmark protocol and measured results.
 """
 
+from estimator.engine.kernel_set import KernelSet, kernel_set_from_arrays, merge
 from estimator.transfer.api import (
     LatencyCalibration,
     calibrate_from_latencies,
@@ -25,14 +26,10 @@ from estimator.transfer.fewshot import (
     fit,
     prior_widths,
 )
-from estimator.transfer.kernel_set import KernelSet, kernel_set_from_arrays, merge
 from estimator.transfer.nb201_estimate import estimate_kernel_set, estimate_nb201
-from estimator.transfer.nb201_fast import (
-    nb201_graph_for,
-    nb201_kernel_set,
-    nb201_reference_graph,
-)
+from estimator.transfer.nb201_fast import nb201_kernel_set
 from estimator.transfer.references import resolve_plan, resolve_references
+from estimator.zoo.nb201_reference import nb201_graph_for, nb201_reference_graph
 
 __all__ = [
     "DEFAULT_PARAMS",

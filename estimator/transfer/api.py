@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from estimator.device import device_context
 from estimator.errors import InputError
 from estimator.registry.loader import HARDWARE_FILE, save_profiles
 from estimator.registry.models import EfficiencyProfile, Hardware
 from estimator.transfer.columns import prior_for
 from estimator.transfer.csvio import quantum_of, read_measurements
 from estimator.transfer.fewshot import FewShotFit, fit
-from estimator.transfer.references import resolve_references
+from estimator.transfer.references import is_nb201, resolve_references
+from estimator.zoo.nb201_reference import DEFAULT_SEMANTICS
 
 
 def _pick(n: int, shots: int | None, seed: int) -> NDArray[np.int64]:
@@ -40,7 +42,7 @@ def fit_from_latencies(
     shots: int | None = None,
     seed: int = 0,
     quantum_ms: float | None = None,
-    semantics: str = "reference",
+    semantics: str = DEFAULT_SEMANTICS,
 ) -> FewShotFit:
     """Fit ``hw`` to measured latencies of ``refs``; ``shots`` uses a seeded subset of size k.
 
@@ -52,14 +54,17 @@ def fit_from_latencies(
     batches = [batch] * len(refs) if isinstance(batch, int) else list(batch)
     pick = _pick(len(refs), shots, seed)
     device, prior = prior_for(hw, runtime)
+    chosen = [refs[i] for i in pick]
     models = resolve_references(
-        [refs[i] for i in pick],
+        chosen,
         runtime=prior.runtime,
         batch=[batches[i] for i in pick],
         semantics=semantics,
+        ctx=device_context(device, runtime=prior.runtime, profile=prior),
     )
     q = quantum_ms if quantum_ms is not None else quantum_of(y)
-    return fit(device, prior, models, y[pick], quantum_ms=q)
+    nb = semantics if any(is_nb201(r) for r in chosen) else None
+    return fit(device, prior, models, y[pick], quantum_ms=q, nb201_semantics=nb)
 
 
 def calibrate_from_latencies(

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from estimator.analysis import analyze_graph
-from estimator.transfer.nb201_fast import nb201_graph_for
+from estimator.zoo.nb201_reference import nb201_graph_for
 
 
 def nb201_flops_params(

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -32,10 +33,13 @@ from numpy.typing import NDArray
 from scipy.optimize import least_squares
 
 import estimator
+from estimator.device import DeviceContext, device_context
+from estimator.engine import combine_terms, ideal_terms, kernel_terms
+from estimator.engine.kernel_set import KernelSet
 from estimator.engine.layout import CATEGORIES
-from estimator.engine.pack import DeviceArrays, KernelArrays, pack_device
-from estimator.engine.uncertainty import Z95
+from estimator.engine.pack import DeviceArrays, KernelArrays
 from estimator.errors import InputError
+from estimator.predictor import device_columns, predict_models
 from estimator.registry.models import (
     CategoryProfile,
     EfficiencyCurve,
@@ -45,7 +49,6 @@ from estimator.registry.models import (
     MeanStd,
     Provenance,
 )
-from estimator.transfer.kernel_set import KernelSet
 
 Kind = Literal["compute", "memory", "overhead", "time"]
 KINDS: tuple[str, ...] = ("compute", "memory", "overhead", "time")
@@ -122,41 +125,22 @@ def prior_widths(prior: EfficiencyProfile, params: Sequence[ParamSpec]) -> NDArr
 
 @dataclass(frozen=True, slots=True)
 class BaseTerms:
-    """Prior compute time, memory time and overhead [s] of each unique kernel."""
+    """Prior compute time, memory time and overhead [s] of each unique kernel, and the roofs at
+    efficiency 1 (a scaled efficiency is clamped at 1, as in the profile the fit becomes)."""
 
     tc: NDArray[np.float64]
     tm: NDArray[np.float64]
     o: NDArray[np.float64]
     category: NDArray[np.int32]
+    tc_ideal: NDArray[np.float64]
+    tm_ideal: NDArray[np.float64]
 
 
 def base_terms(k: KernelArrays, dev: DeviceArrays) -> BaseTerms:
-    """The engine's per-kernel terms (estimator.engine.roofline._one) in numpy, split apart."""
-    n = len(k)
-    tc = np.zeros(n)
-    tm = np.zeros(n)
-    bw = np.full(n, dev.dram_bw)
-    assigned = np.zeros(n, dtype=bool)
-    for size, lbw in zip(dev.level_size, dev.level_bw, strict=True):
-        hit = (~assigned) & (k.working_set <= size)
-        bw[hit] = lbw
-        assigned |= hit
-    for c in np.unique(k.category):
-        sel = k.category == c
-        row = int(c)
-        ck = dev.c_knots[row, : dev.c_len[row]]
-        cm = dev.c_mean[row, : dev.c_len[row]]
-        mk = dev.m_knots[row, : dev.m_len[row]]
-        mm = dev.m_mean[row, : dev.m_len[row]]
-        f = k.flops[sel]
-        b = k.bytes[sel]
-        eta_c = np.interp(k.log_flops[sel], ck, cm)
-        eta_m = np.interp(k.log_bytes[sel], mk, mm)
-        peak = dev.peak[k.dtype[sel]]
-        tc[sel] = np.where(f > 0, f / (peak * eta_c), 0.0)
-        tm[sel] = np.where(b > 0, b / (bw[sel] * eta_m), 0.0)
-    o = dev.ovh_mean[k.category]
-    return BaseTerms(tc, tm, o, k.category.copy())
+    """The engine's own per-kernel terms (:func:`estimator.engine.kernel_terms`), split apart."""
+    tc, tm, o = kernel_terms(k, dev)
+    tc0, tm0 = ideal_terms(k, dev)
+    return BaseTerms(tc, tm, o, k.category.copy(), tc0, tm0)
 
 
 def _apply_matrix(params: Sequence[ParamSpec], kind: str) -> NDArray[np.float64]:
@@ -183,20 +167,24 @@ class _Model:
     def kernel_times(
         self, theta: NDArray[np.float64], jac: bool = False
     ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+        """Kernel times under log-scales ``theta``: each roof scaled (never faster than at
+        efficiency 1), then the engine's roofline (:func:`estimator.engine.combine_terms`)."""
         a = {kd: m @ theta for kd, m in self.A.items()}
-        c = self.base.tc * np.exp(-a["compute"])
-        mm = self.base.tm * np.exp(-a["memory"])
-        comp = c >= mm
-        r = np.exp(a["time"]) * np.where(comp, c, mm)
-        ov = self.base.o * np.exp(a["overhead"])
-        t = r + ov
+        b = self.base
+        c_raw = b.tc * np.exp(a["time"] - a["compute"])
+        m_raw = b.tm * np.exp(a["time"] - a["memory"])
+        c_free = c_raw > b.tc_ideal
+        m_free = m_raw > b.tm_ideal
+        c = np.where(c_free, c_raw, b.tc_ideal)
+        mm = np.where(m_free, m_raw, b.tm_ideal)
+        ov = b.o * np.exp(a["overhead"])
+        t, _ = combine_terms(c, mm, ov)
         if not jac:
             return t, None
-        d = (
-            r[:, None]
-            * (self.A["time"] - np.where(comp[:, None], self.A["compute"], self.A["memory"]))
-            + ov[:, None] * self.A["overhead"]
-        )
+        comp = c > mm  # the branch _combine takes, whatever binds
+        dc = c[:, None] * (self.A["time"] - self.A["compute"]) * c_free[:, None]
+        dm = mm[:, None] * (self.A["time"] - self.A["memory"]) * m_free[:, None]
+        d = np.where(comp[:, None], dc, dm) + ov[:, None] * self.A["overhead"]
         return t, d
 
 
@@ -220,12 +208,14 @@ class FewShotFit:
     k: int
     prior: EfficiencyProfile
     hw: Hardware
-    dev: DeviceArrays
+    ctx: DeviceContext
     #: RMS of log residuals on the calibration set (NaN for k = 0).
     rms_log_residual: float = float("nan")
     #: Average gradient of log T over the calibration models (for device_sigma).
     mean_grad: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     source: str = "few-shot transfer"
+    #: What NAS-Bench-201 arch strings meant in the measurements (None: none were NB201).
+    nb201_semantics: str | None = None
 
     @property
     def scales(self) -> dict[str, float]:
@@ -233,20 +223,23 @@ class FewShotFit:
         return {p.name: float(np.exp(t)) for p, t in zip(self.params, self.theta, strict=True)}
 
     def predict(self, models: KernelSet) -> tuple[NDArray[np.float64], ...]:
-        """(mean, low, high) latency in ms of each model, 95% predictive interval.
+        """(mean, low, high) latency in ms of each model: what :func:`estimator.estimate`
+        returns under the fitted profile (:meth:`to_profile`), through the one predictor."""
+        ctx = device_context(
+            self.hw,
+            runtime=self.runtime,
+            dtype=self.dtype,
+            threads=self.threads,
+            profile=self.profile,
+        )
+        totals = predict_models(models, ctx)
+        lo, hi = totals.interval()
+        return totals.mean * 1e3, lo * 1e3, hi * 1e3
 
-        Interval on log T: parameter uncertainty (gradient' cov gradient) plus the residual
-        sigma, so it narrows with k but never below the model's own error.
-        """
-        model = _Model.build(base_terms(models.kernels, self.dev), self.params)
-        t, d = model.kernel_times(self.theta, jac=True)
-        assert d is not None
-        total = np.asarray(models.counts @ t).reshape(-1)
-        grad = np.asarray(models.counts @ d) / np.where(total > 0, total, 1.0)[:, None]
-        var = np.einsum("ij,jk,ik->i", grad, self.cov, grad) + self.sigma**2
-        s = np.sqrt(var)
-        ms = total * 1e3
-        return ms, ms * np.exp(-Z95 * s), ms * np.exp(Z95 * s)
+    @cached_property
+    def profile(self) -> EfficiencyProfile:
+        """The fit as an efficiency profile (computed once)."""
+        return self.to_profile()
 
     def to_profile(self) -> EfficiencyProfile:
         """The fit as an efficiency profile the estimator loads like any other.
@@ -298,6 +291,7 @@ class FewShotFit:
                 fit_r2={},
                 source=f"{self.source}: k={self.k}, "
                 + ", ".join(f"{n}={v:.3g}" for n, v in self.scales.items()),
+                nb201_semantics=self.nb201_semantics,
             ),
         )
 
@@ -361,6 +355,7 @@ def fit(
     sigma: float = DEFAULT_SIGMA,
     quantum_ms: float | None = None,
     source: str = "few-shot transfer",
+    nb201_semantics: str | None = None,
 ) -> FewShotFit:
     """MAP fit of ``params`` to the measured ``latencies_ms`` of ``models`` (one per model).
 
@@ -374,7 +369,9 @@ def fit(
     if y.size and (not np.all(np.isfinite(y)) or np.any(y <= 0)):
         raise InputError("latencies must be positive finite numbers (ms)")
     n_threads = hw.cores if threads is None else threads
-    dev = pack_device(hw, prior, n_threads)
+    ctx = device_context(
+        hw, runtime=prior.runtime, dtype=prior.dtype, threads=n_threads, profile=prior
+    )
     params = tuple(params)
     tau = prior_widths(prior, params)
     mu = np.zeros(len(params))
@@ -389,12 +386,13 @@ def fit(
         "k": int(y.size),
         "prior": prior,
         "hw": hw,
-        "dev": dev,
+        "ctx": ctx,
         "source": source,
+        "nb201_semantics": nb201_semantics,
     }
     if y.size == 0:
         return FewShotFit(theta=mu, cov=np.diag(tau**2), **common)  # type: ignore[arg-type]
-    model = _Model.build(base_terms(models.kernels, dev), params)
+    model = _Model.build(base_terms(device_columns(models.kernels, ctx), ctx.arrays), params)
     counts: sp.csr_matrix = models.counts
     s_i = np.full(y.shape, sigma)
     if quantum_ms:

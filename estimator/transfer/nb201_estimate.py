@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from estimator.engine import lognormal_interval, pack_device, run_kernels
+from estimator.device import device_context
+from estimator.engine.kernel_set import KernelSet
 from estimator.estimate import BatchEstimate
-from estimator.registry.loader import load_hardware, load_profile
+from estimator.predictor import predict_models
 from estimator.registry.models import EfficiencyProfile, Hardware
-from estimator.transfer.kernel_set import KernelSet
 from estimator.transfer.nb201_fast import nb201_kernel_set
+from estimator.zoo.nb201_reference import DEFAULT_SEMANTICS
 
 _S_TO_MS = 1e3
 
@@ -34,22 +35,19 @@ def estimate_kernel_set(
     registry: Any = None,
 ) -> BatchEstimate:
     """Totals of every model of ``models`` on ``hw`` (``profile``: use it instead of the
-    registry's, e.g. a fresh few-shot fit)."""
-    device = load_hardware(hw, registry)
-    n = device.cores if threads is None else threads
-    prof = profile or load_profile(device, runtime, dtype, n, registry)
-    dev = pack_device(device, prof, n)
-    t, v, _ = run_kernels(models.kernels, dev)
-    mean = np.asarray(models.counts @ t).reshape(-1)
-    var = np.asarray(models.counts @ v).reshape(-1) + (dev.device_sigma * mean) ** 2
-    lo, hi = lognormal_interval(mean, var)
+    registry's, e.g. a fresh few-shot fit), through the one predictor."""
+    ctx = device_context(
+        hw, runtime=runtime, dtype=dtype, threads=threads, registry=registry, profile=profile
+    )
+    totals = predict_models(models, ctx)
+    lo, hi = totals.interval()
     return BatchEstimate(
         names=models.names,
-        latency_ms=mean * _S_TO_MS,
-        std_ms=np.sqrt(var) * _S_TO_MS,
+        latency_ms=totals.mean * _S_TO_MS,
+        std_ms=np.sqrt(totals.var) * _S_TO_MS,
         ci95_low_ms=lo * _S_TO_MS,
         ci95_high_ms=hi * _S_TO_MS,
-        calibrated=prof.calibrated,
+        calibrated=ctx.profile.calibrated,
     )
 
 
@@ -59,7 +57,7 @@ def estimate_nb201(
     *,
     runtime: str = "pytorch-eager",
     batch: int = 1,
-    semantics: str = "reference",
+    semantics: str = DEFAULT_SEMANTICS,
     dtype: str = "fp32",
     threads: int | None = None,
     profile: EfficiencyProfile | None = None,

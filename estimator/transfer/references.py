@@ -10,10 +10,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from estimator.device import DeviceContext
+from estimator.engine.kernel_set import KernelSet, kernel_set_from_arrays, merge
 from estimator.errors import InputError
 from estimator.partition import KernelPlan, load_rules, partition
-from estimator.transfer.kernel_set import KernelSet, kernel_set_from_arrays, merge
-from estimator.transfer.nb201_fast import nb201_graph_for, nb201_kernel_set
+from estimator.predictor import kernel_set
+from estimator.transfer.nb201_fast import nb201_kernel_set
+from estimator.zoo.nb201_reference import DEFAULT_SEMANTICS, nb201_graph_for
 
 
 def is_nb201(ref: str) -> bool:
@@ -22,14 +25,14 @@ def is_nb201(ref: str) -> bool:
 
 
 def resolve_plan(
-    ref: str, *, runtime: str, batch: int = 1, semantics: str = "reference"
+    ref: str, *, runtime: str, batch: int = 1, semantics: str = DEFAULT_SEMANTICS
 ) -> KernelPlan:
     """The kernels ``runtime`` runs for ``ref`` (one model)."""
     if is_nb201(ref):
         return partition(nb201_graph_for(ref, batch, semantics), load_rules(runtime).runtime)
     from estimator.estimate import prepare
 
-    return prepare(ref, runtime=runtime, batch=batch).plan
+    return prepare(ref, runtime=runtime, batch=batch, semantics=semantics).plan
 
 
 def resolve_references(
@@ -37,9 +40,13 @@ def resolve_references(
     *,
     runtime: str,
     batch: int | Sequence[int] = 1,
-    semantics: str = "reference",
+    semantics: str = DEFAULT_SEMANTICS,
+    ctx: DeviceContext | None = None,
 ) -> KernelSet:
-    """KernelSet of ``refs`` in order; ``batch`` is one size or one per reference."""
+    """KernelSet of ``refs`` in order; ``batch`` is one size or one per reference.
+
+    ``ctx``: the device the set is for, so its own elementary-work table applies (the
+    predictor's columns); None keeps the runtime's default table."""
     batches = [batch] * len(refs) if isinstance(batch, int) else list(batch)
     if len(batches) != len(refs):
         raise InputError(f"{len(refs)} references but {len(batches)} batch sizes")
@@ -54,7 +61,10 @@ def resolve_references(
             sets.append(nb201_kernel_set(names, batch=b, runtime=runtime, semantics=semantics))
         else:
             plans = [resolve_plan(n, runtime=runtime, batch=b) for n in names]
-            sets.append(kernel_set_from_arrays(names, [p.arrays for p in plans]))
+            if ctx is None:
+                sets.append(kernel_set_from_arrays(names, [p.arrays for p in plans]))
+            else:
+                sets.append(kernel_set(names, plans, ctx))
         order.extend(idx)
     merged = merge(sets)
     inverse = np.empty(len(order), dtype=np.int64)

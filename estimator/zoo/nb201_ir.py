@@ -408,7 +408,7 @@ def nb201_graph(arch: str, batch: int = 1) -> Graph:
         nodes=nodes,
         inputs=[cache.input],
         outputs=list(nodes[-1].outputs),
-        metadata={"source": "nb201", "arch": arch, "batch": batch},
+        metadata={"source": "nb201", "arch": arch, "batch": batch, "semantics": "pruned"},
     )
 
 

@@ -19,7 +19,7 @@ from estimator.transfer import (
     prior_widths,
 )
 from estimator.transfer.fewshot import ParamSpec, _Model, base_terms
-from estimator.transfer.nb201_fast import KernelSet
+from estimator.engine.kernel_set import KernelSet
 from estimator.zoo.nb201 import random_archs
 
 GLOBAL = (
@@ -50,11 +50,12 @@ def test_base_terms_reproduce_the_engine() -> None:
 
 
 def test_recovers_known_device_scales() -> None:
-    # batch 256 on the 1080 Ti: compute-bound convs, memory-bound elementwise ops and
+    # batch 128 on the 1080 Ti: compute-bound convs, memory-bound elementwise ops and
     # overheads all matter, so the three global scales are identifiable
     hw, prior = prior_for("gtx-1080-ti", "pytorch-eager")
-    ks = nb201_kernel_set(random_archs(80, seed=5), batch=256)
-    true = np.log([0.5, 2.0, 3.0])
+    ks = nb201_kernel_set(random_archs(80, seed=5), batch=128)
+    # efficiency scales stay below the peak (a truth beyond it is clamped, so unidentifiable)
+    true = np.log([0.5, 1.3, 3.0])
     y = _synthetic(ks, true, GLOBAL, noise=0.01, seed=0)
     f = fit(hw, prior, ks.subset(range(60)), y[:60], params=GLOBAL, sigma=0.01)
     np.testing.assert_allclose(np.exp(f.theta), np.exp(true), rtol=0.1)

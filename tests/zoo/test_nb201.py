@@ -228,7 +228,7 @@ def test_graph_builder_does_not_import_torch() -> None:
 @pytest.mark.parametrize("bad", [0, -1, 2.0, True])
 def test_bad_batch_is_an_input_error_even_after_batch_1_is_cached(bad: object) -> None:
     from estimator.errors import InputError
-    from estimator.transfer.nb201_fast import nb201_reference_graph
+    from estimator.zoo.nb201_reference import nb201_reference_graph
 
     arch = random_archs(1, seed=0)[0]
     nb201_graph(arch, batch=1)  # fills the batch-1 caches that True and 1.0 hash into

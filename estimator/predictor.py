@@ -1,0 +1,151 @@
+"""The one predictor: kernels on a resolved device -> kernel times and model totals.
+
+Every route to a latency calls this module: the public :func:`estimator.estimate.estimate` and
+``estimate_many``, calibration's attribution, fits and leave-one-out validation, and few-shot
+transfer. So what validation scores is exactly what a user gets. The steps, each done here and
+nowhere else:
+
+1. the engine columns of a kernel plan on the device (its own elementary-work table replaces the
+   runtime's, floating-point kernels run at the requested dtype, the device must have a peak for
+   every dtype used): :func:`kernel_arrays`;
+2. the roofline engine (:mod:`estimator.engine.roofline`) per kernel: :func:`predict_kernels`;
+3. per-model totals: kernel variances add, and the error shared by every kernel of a model on one
+   device enters once as ``(device_sigma * total)^2``: :func:`predict_models`;
+4. the reported 95% interval: the lognormal with that mean and variance: :func:`interval`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from estimator.device import DeviceContext
+from estimator.engine import KernelArrays, lognormal_interval, run_kernels, run_models
+from estimator.engine.kernel_set import KernelSet, kernel_set_from_arrays
+from estimator.engine.layout import DTYPE_INDEX, DTYPE_KEYS
+from estimator.errors import InputError
+from estimator.partition import KernelPlan
+
+Array = NDArray[np.float64]
+_FLOAT_DTYPES = np.array([DTYPE_INDEX[k] for k in ("fp32", "fp16", "bf16")], dtype=np.int32)
+
+
+@dataclass(frozen=True, slots=True)
+class KernelTimes:
+    """Per-kernel prediction: the engine columns used, time [s], variance [s^2], bound code."""
+
+    arrays: KernelArrays
+    time: Array
+    var: Array
+    bound: NDArray[np.int8]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelTotals:
+    """Per-model prediction, in input order (seconds)."""
+
+    mean: Array
+    #: Sum of the independent kernel variances [s^2], without the device-level term.
+    kernel_var: Array
+    #: ``kernel_var + (device_sigma * mean)^2``: the variance the estimate reports.
+    var: Array
+    #: Kernels per model.
+    kernels: NDArray[np.int64]
+    device_sigma: float
+
+    def interval(self, device_sigma: float | None = None) -> tuple[Array, Array]:
+        """95% interval (s); ``device_sigma`` overrides the device's (held-out validation)."""
+        sigma = self.device_sigma if device_sigma is None else device_sigma
+        return interval(self.mean, self.kernel_var, sigma)
+
+
+def interval(mean: Array, kernel_var: Array, device_sigma: float) -> tuple[Array, Array]:
+    """The reported 95% interval: lognormal of the kernel variance plus the device term."""
+    return lognormal_interval(mean, total_var(mean, kernel_var, device_sigma))
+
+
+def total_var(mean: Array, kernel_var: Array, device_sigma: float) -> Array:
+    """Kernel variances plus the error every kernel of a model shares on one device."""
+    return np.asarray(kernel_var + (device_sigma * mean) ** 2, dtype=np.float64)
+
+
+def _with_dtype(arrays: KernelArrays, key: str) -> KernelArrays:
+    """Run floating-point kernels at the requested precision (int8 kernels stay int8)."""
+    want = DTYPE_INDEX[key]
+    is_float = np.isin(arrays.dtype, _FLOAT_DTYPES)
+    if want == DTYPE_INDEX["fp32"] or not bool(is_float.any()):
+        return arrays
+    dt = np.where(is_float, want, arrays.dtype).astype(np.int32)
+    return KernelArrays(
+        arrays.flops,
+        arrays.bytes,
+        arrays.log_flops,
+        arrays.log_bytes,
+        arrays.working_set,
+        arrays.category,
+        dt,
+    )
+
+
+def _check_peaks(arrays: KernelArrays, ctx: DeviceContext) -> None:
+    used = np.unique(arrays.dtype)
+    missing = [DTYPE_KEYS[int(i)] for i in used if np.isnan(ctx.arrays.peak[int(i)])]
+    if missing:
+        raise InputError(
+            f"hardware '{ctx.hardware.id}' has no peak for {', '.join(missing)}; "
+            f"available: {', '.join(sorted(ctx.hardware.peak_gflops))}"
+        )
+
+
+def device_columns(arrays: KernelArrays, ctx: DeviceContext) -> KernelArrays:
+    """Engine columns at the context's dtype, checked against the device's peaks."""
+    out = _with_dtype(arrays, ctx.dtype)
+    _check_peaks(out, ctx)
+    return out
+
+
+def kernel_arrays(plan: KernelPlan, ctx: DeviceContext) -> KernelArrays:
+    """The engine columns of ``plan`` on the device of ``ctx`` (see the module docstring)."""
+    if plan.runtime != ctx.runtime:
+        raise InputError(
+            f"{plan.graph_name}: kernels were partitioned for {plan.runtime}, the device context "
+            f"is for {ctx.runtime}"
+        )
+    return device_columns(plan.arrays_for(ctx.elementary), ctx)
+
+
+def predict_kernels(plan: KernelPlan | KernelArrays, ctx: DeviceContext) -> KernelTimes:
+    """Per-kernel time, variance and bound of ``plan`` on ``ctx``."""
+    arrays = kernel_arrays(plan, ctx) if isinstance(plan, KernelPlan) else device_columns(plan, ctx)
+    t, v, bound = run_kernels(arrays, ctx.arrays)
+    return KernelTimes(arrays, t, v, bound)
+
+
+def kernel_set(names: Sequence[str], plans: Sequence[KernelPlan], ctx: DeviceContext) -> KernelSet:
+    """The unique kernels of ``plans`` on ``ctx`` (elementary table applied) and their counts."""
+    return kernel_set_from_arrays(list(names), [kernel_arrays(p, ctx) for p in plans])
+
+
+def predict_models(models: Sequence[KernelPlan] | KernelSet, ctx: DeviceContext) -> ModelTotals:
+    """Totals of many models: a list of kernel plans, or a :class:`KernelSet` (unique kernels
+    and per-model counts, the NAS fast path) whose kernels are already device columns."""
+    sigma = ctx.device_sigma
+    if isinstance(models, KernelSet):
+        arrays = device_columns(models.kernels, ctx)
+        t, v, _ = run_kernels(arrays, ctx.arrays)
+        mean = np.asarray(models.counts @ t, dtype=np.float64).reshape(-1)
+        kvar = np.asarray(models.counts @ v, dtype=np.float64).reshape(-1)
+        count = np.asarray(models.counts.sum(axis=1), dtype=np.float64).reshape(-1)
+        kernels = np.rint(count).astype(np.int64)
+        return ModelTotals(mean, kvar, total_var(mean, kvar, sigma), kernels, sigma)
+    plans = list(models)
+    parts = [kernel_arrays(p, ctx) for p in plans]
+    arrays = KernelArrays.concat(parts)
+    kernels = np.array([len(p) for p in plans], dtype=np.int64)
+    offsets = np.zeros(len(plans) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum(kernels)
+    mean, kvar = run_models(offsets, arrays, ctx.arrays)
+    return ModelTotals(mean, kvar, total_var(mean, kvar, sigma), kernels, sigma)
