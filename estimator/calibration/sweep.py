@@ -41,6 +41,15 @@ class SweepCase:
     build: Builder
     #: Part of the reduced grid used by ``--quick``.
     quick: bool = False
+    #: Sampled cases (``estimator.calibration.sampling``): the sampler family and its shape
+    #: parameters, in the order the name encodes them; empty for the fixed grid.
+    family: str = ""
+    params: tuple[tuple[str, int | str], ...] = ()
+
+    @property
+    def shape(self) -> dict[str, int | str]:
+        """The shape parameters as a dict (empty for the fixed grid)."""
+        return dict(self.params)
 
 
 def _rng(name: str) -> np.random.Generator:
@@ -67,6 +76,9 @@ def _model(
     inputs: Sequence[tuple[str, Sequence[int]]],
     outputs: Sequence[tuple[str, Sequence[int] | None]],
     inits: list[TensorProto],
+    *,
+    opset: int = OPSET,
+    ir_version: int = IR_VERSION,
 ) -> onnx.ModelProto:
     graph = helper.make_graph(
         nodes,
@@ -79,9 +91,9 @@ def _model(
         initializer=inits,
     )
     model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="calibration.sweep"
+        graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="calibration.sweep"
     )
-    model.ir_version = IR_VERSION
+    model.ir_version = ir_version
     if any(s is None for _, s in outputs):
         # Output shapes left open are filled in by ONNX shape inference (conv/pool arithmetic).
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
@@ -103,23 +115,62 @@ def conv_model(
     k: int | tuple[int, int],
     stride: int,
     group: int = 1,
+    *,
+    dilation: int = 1,
+    bias: bool = True,
+    act: str | None = None,
 ) -> onnx.ModelProto:
-    """Conv (with bias, 'same' padding) on a [1, cin, res, res] input; ``k`` square or (kh, kw)."""
+    """Conv ('same' padding) on a [1, cin, res, res] input; ``k`` square or (kh, kw).
+
+    ``bias``: with a bias input; ``act``: an activation after it that onnxruntime runs in the
+    conv's epilogue (one of :data:`CONV_ACTIVATIONS`). The defaults give the grid's models, byte
+    for byte (no ``dilations`` attribute when ``dilation`` is 1).
+    """
     kh, kw = (k, k) if isinstance(k, int) else k
     rng = _rng(name)
     w = _weight(rng, "w", (cout, cin // group, kh, kw))
-    b = _weight(rng, "b", (cout,))
-    node = helper.make_node(
-        "Conv",
-        ["x", "w", "b"],
-        ["y"],
-        name="conv",
-        kernel_shape=[kh, kw],
-        strides=[stride, stride],
-        pads=[kh // 2, kw // 2, kh // 2, kw // 2],
-        group=group,
-    )
-    return _model(name, [node], [("x", (1, cin, res, res))], [("y", None)], [w, b])
+    inits = [w]
+    ins = ["x", "w"]
+    if bias:
+        inits.append(_weight(rng, "b", (cout,)))
+        ins.append("b")
+    attrs: dict[str, Any] = {}
+    if dilation != 1:
+        attrs["dilations"] = [dilation, dilation]
+    ph, pw = dilation * (kh // 2), dilation * (kw // 2)
+    conv_out = "y" if act is None else "c"
+    nodes = [
+        helper.make_node(
+            "Conv",
+            ins,
+            [conv_out],
+            name="conv",
+            kernel_shape=[kh, kw],
+            strides=[stride, stride],
+            pads=[ph, pw, ph, pw],
+            group=group,
+            **attrs,
+        )
+    ]
+    if act is not None:
+        nodes.append(_activation(act, "c", "y", inits))
+    return _model(name, nodes, [("x", (1, cin, res, res))], [("y", None)], inits)
+
+
+#: Activations the onnxruntime CPU provider fuses into a Conv (``conv_activation`` in
+#: hardware_registry/fusion/onnxruntime-cpu.json); ``relu6`` is Clip(0, 6).
+CONV_ACTIVATIONS = ("relu", "relu6", "sigmoid", "leakyrelu", "tanh")
+#: Activations fused into a Gemm (MatMul + bias): ``gemm_activation`` in the same file.
+GEMM_ACTIVATIONS = ("relu", "sigmoid", "tanh", "leakyrelu")
+
+
+def _activation(act: str, x: str, y: str, inits: list[TensorProto]) -> onnx.NodeProto:
+    if act == "relu6":
+        inits.append(numpy_helper.from_array(np.array(0.0, np.float32), "clip_lo"))
+        inits.append(numpy_helper.from_array(np.array(6.0, np.float32), "clip_hi"))
+        return helper.make_node("Clip", [x, "clip_lo", "clip_hi"], [y], name="clip")
+    op = {"relu": "Relu", "sigmoid": "Sigmoid", "leakyrelu": "LeakyRelu", "tanh": "Tanh"}[act]
+    return helper.make_node(op, [x], [y], name=op.lower())
 
 
 def gemm_model(name: str, m: int, k: int, n: int) -> onnx.ModelProto:
@@ -194,6 +245,148 @@ def concat_model(name: str, c: int, res: int) -> onnx.ModelProto:
     node = helper.make_node("Concat", ["a", "b"], ["y"], name="concat", axis=1)
     shape = (1, c, res, res)
     return _model(name, [node], [("a", shape), ("b", shape)], [("y", (1, 2 * c, res, res))], [])
+
+
+def _ints(name: str, values: Sequence[int]) -> TensorProto:
+    return numpy_helper.from_array(np.asarray(values, dtype=np.int64), name)
+
+
+def matmul_model(
+    name: str,
+    m: int,
+    k: int,
+    n: int,
+    *,
+    tokens: bool = False,
+    bias: bool = False,
+    act: str | None = None,
+) -> onnx.ModelProto:
+    """A linear layer: [m, k] (``tokens``: [1, m, k]) @ constant [k, n], optionally + bias (which
+    onnxruntime fuses into a Gemm) and an activation (fused into that Gemm; one of
+    :data:`GEMM_ACTIVATIONS`, only with ``bias``)."""
+    rng = _rng(name)
+    xs = (1, m, k) if tokens else (m, k)
+    ys = (1, m, n) if tokens else (m, n)
+    inits = [_weight(rng, "w", (k, n))]
+    out = "h" if bias else "y"
+    nodes = [helper.make_node("MatMul", ["x", "w"], [out], name="matmul")]
+    if bias:
+        inits.append(_weight(rng, "b", (n,)))
+        nodes.append(
+            helper.make_node("Add", ["h", "b"], ["y" if act is None else "g"], name="bias")
+        )
+        if act is not None:
+            nodes.append(_activation(act, "g", "y", inits))
+    elif act is not None:
+        raise ValueError("an activation needs bias=True (onnxruntime fuses it into a Gemm)")
+    return _model(name, nodes, [("x", xs)], [("y", ys)], inits)
+
+
+def concat_inputs_model(name: str, channels: Sequence[int], res: int) -> onnx.ModelProto:
+    """Concat of len(channels) [1, c_i, res, res] activations along channels."""
+    ins = [(f"x{i}", (1, c, res, res)) for i, c in enumerate(channels)]
+    node = helper.make_node("Concat", [n for n, _ in ins], ["y"], name="concat", axis=1)
+    return _model(name, [node], ins, [("y", (1, sum(channels), res, res))], [])
+
+
+def split_model(name: str, parts: Sequence[int], res: int) -> onnx.ModelProto:
+    """Split of a [1, sum(parts), res, res] activation along channels (opset 13+ form)."""
+    outs = [f"y{i}" for i in range(len(parts))]
+    node = helper.make_node("Split", ["x", "split"], outs, name="split", axis=1)
+    shape = (1, sum(parts), res, res)
+    outputs = [(o, (1, c, res, res)) for o, c in zip(outs, parts, strict=True)]
+    return _model(name, [node], [("x", shape)], outputs, [_ints("split", parts)])
+
+
+#: Slice modes: a middle half of the channels, a spatial crop dropping a border of 1, every
+#: second row and column.
+SLICE_MODES = ("chan", "crop", "step2")
+
+
+def slice_model(name: str, c: int, res: int, mode: str) -> onnx.ModelProto:
+    if mode == "chan":
+        starts, ends, axes, steps = [c // 4], [c // 4 + c // 2], [1], [1]
+    elif mode == "crop":
+        starts, ends, axes, steps = [1, 1], [res - 1, res - 1], [2, 3], [1, 1]
+    elif mode == "step2":
+        starts, ends, axes, steps = [0, 0], [res, res], [2, 3], [2, 2]
+    else:
+        raise ValueError(f"slice mode {mode!r} not in {SLICE_MODES}")
+    inits = [_ints("starts", starts), _ints("ends", ends), _ints("axes", axes)]
+    inits.append(_ints("steps", steps))
+    node = helper.make_node("Slice", ["x", "starts", "ends", "axes", "steps"], ["y"], name="slice")
+    return _model(name, [node], [("x", (1, c, res, res))], [("y", None)], inits)
+
+
+#: Pad modes of ONNX Pad.
+PAD_MODES = ("constant", "reflect", "edge")
+
+
+def pad_model(name: str, c: int, res: int, pad: int, mode: str = "constant") -> onnx.ModelProto:
+    """Pad H and W of a [1, c, res, res] activation by ``pad`` on each side."""
+    pads = _ints("pads", [0, 0, pad, pad, 0, 0, pad, pad])
+    node = helper.make_node("Pad", ["x", "pads"], ["y"], name="pad", mode=mode)
+    shape = (1, c, res + 2 * pad, res + 2 * pad)
+    return _model(name, [node], [("x", (1, c, res, res))], [("y", shape)], [pads])
+
+
+def transpose_perm_model(name: str, shape: Sequence[int], perm: Sequence[int]) -> onnx.ModelProto:
+    return unary_model(name, "Transpose", tuple(shape), perm=list(perm))
+
+
+def resize_model(name: str, c: int, res: int, mode: str, scale: int = 2) -> onnx.ModelProto:
+    """Resize H and W of a [1, c, res, res] activation by ``scale`` (``nearest`` or ``linear``)."""
+    scales = numpy_helper.from_array(np.array([1, 1, scale, scale], np.float32), "scales")
+    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], name="resize", mode=mode)
+    shape = (1, c, res * scale, res * scale)
+    return _model(name, [node], [("x", (1, c, res, res))], [("y", shape)], [scales])
+
+
+def gather_model(name: str, rows: int, width: int, picks: int) -> onnx.ModelProto:
+    """Gather ``picks`` rows (deterministic random indices) of a [1, rows, width] activation
+    along axis 1: token selection or channel shuffles (the indices are constant, the data is not,
+    so nothing folds it)."""
+    rng = _rng(name)
+    idx = _ints("idx", rng.integers(0, rows, size=picks).tolist())
+    node = helper.make_node("Gather", ["x", "idx"], ["y"], name="gather", axis=1)
+    return _model(name, [node], [("x", (1, rows, width))], [("y", (1, picks, width))], [idx])
+
+
+#: GroupNormalization's per-channel scale and bias are opset 21 (IR 10); opset 18's
+#: per-group form is deprecated.
+GROUPNORM_OPSET = 21
+
+
+def groupnorm_model(name: str, c: int, res: int, groups: int) -> onnx.ModelProto:
+    rng = _rng(name)
+    inits = [_weight(rng, "g", (c,)), _weight(rng, "b", (c,))]
+    node = helper.make_node(
+        "GroupNormalization", ["x", "g", "b"], ["y"], name="groupnorm", num_groups=groups
+    )
+    shape = (1, c, res, res)
+    return _model(
+        name, [node], [("x", shape)], [("y", shape)], inits, opset=GROUPNORM_OPSET, ir_version=10
+    )
+
+
+#: Broadcast forms of a binary op on a [1, C, H, W] activation: the other operand [1, C, H, W]
+#: (same shape), [1, C, 1, 1] (a per-channel scale, as a squeeze-excitation gate), [1, 1, H, W]
+#: (a spatial mask) or a scalar.
+BROADCASTS = ("same", "chan", "spatial", "scalar")
+
+
+def broadcast_model(name: str, op: str, c: int, res: int, form: str) -> onnx.ModelProto:
+    """``op`` (Add, Mul, Sub, Div) of a [1, c, res, res] activation and a second activation
+    broadcast as ``form`` (:data:`BROADCASTS`)."""
+    other = {
+        "same": (1, c, res, res),
+        "chan": (1, c, 1, 1),
+        "spatial": (1, 1, res, res),
+        "scalar": (1,),
+    }[form]
+    shape = (1, c, res, res)
+    node = helper.make_node(op, ["a", "b"], ["y"], name=op.lower())
+    return _model(name, [node], [("a", shape), ("b", other)], [("y", shape)], [])
 
 
 # --------------------------------------------------------------------------- grids
@@ -424,15 +617,33 @@ def _memory_cases() -> list[SweepCase]:
 
 
 def sweep_cases(
-    categories: Sequence[KernelCategory | str] | None = None, *, quick: bool = False
+    categories: Sequence[KernelCategory | str] | None = None,
+    *,
+    quick: bool = False,
+    sampled: float | None = None,
+    seed: int = 0,
+    grid: bool = True,
+    **sample_options: Any,
 ) -> list[SweepCase]:
-    """Every sweep case (or those of ``categories``), in a fixed order; ``quick``: reduced grid."""
-    cases = [*_conv_cases(), *_gemm_cases(), *_memory_cases()]
+    """Every sweep case (or those of ``categories``), in a fixed order; ``quick``: reduced grid.
+
+    ``sampled``: also the cases :func:`estimator.calibration.sampling.sample_all` draws for a
+    measurement budget of that many seconds (per thread count) with ``seed`` and
+    ``sample_options`` (peak_flops, bandwidth, min_s, max_s, max_bytes, weights), after the grid;
+    ``grid=False`` leaves the fixed grid out. The default (``sampled=None``) is the grid alone.
+    """
+    cases = [*_conv_cases(), *_gemm_cases(), *_memory_cases()] if grid else []
+    if quick:
+        cases = [c for c in cases if c.quick]
+    if sampled is not None:
+        from estimator.calibration.sampling import sample_all
+
+        cases.extend(sample_all(sampled, seed, **sample_options))
+    elif sample_options:
+        raise TypeError(f"sampling options without sampled=: {sorted(sample_options)}")
     if categories is not None:
         wanted = {KernelCategory(c) for c in categories}
         cases = [c for c in cases if c.category in wanted]
-    if quick:
-        cases = [c for c in cases if c.quick]
     names = [c.name for c in cases]
     if len(set(names)) != len(names):
         raise AssertionError("duplicate sweep case names")
@@ -440,8 +651,11 @@ def sweep_cases(
 
 
 def case_by_name(name: str) -> SweepCase | None:
-    """The sweep case called ``name`` (the ONNX graph name of its model), or None."""
+    """The sweep case called ``name`` (the ONNX graph name of its model), or None: a grid case,
+    or a sampled one rebuilt from the shape its name encodes."""
     for c in sweep_cases():
         if c.name == name:
             return c
-    return None
+    from estimator.calibration.sampling import case_from_name
+
+    return case_from_name(name)
