@@ -85,8 +85,8 @@ def kfold_errors(
         test = order[f::k]
         mask = np.ones(n, dtype=bool)
         mask[test] = False
-        model = fit([points[i] for i in np.flatnonzero(mask)])
-        errs[test] = np.abs(np.asarray(error_of(model, [points[i] for i in test]), np.float64))
+        model = fit([points[int(i)] for i in np.flatnonzero(mask)])
+        errs[test] = np.abs(np.asarray(error_of(model, [points[int(i)] for i in test]), np.float64))
     return errs
 
 
@@ -108,7 +108,7 @@ def adaptive_sample(
     patience: int = 2,
     min_gain: float = 0.02,
     explore: float = 0.3,
-    worst_frac: float = 0.1,
+    worst_frac: float = 0.05,
     folds: int = 5,
     validation: list[P] | None = None,
     perturb: Perturb | None = None,

@@ -1121,7 +1121,7 @@ def perturb(
     case: SweepCase,
     rng: np.random.Generator,
     *,
-    scale: float = 0.3,
+    scale: float = 0.2,
     move: float = 0.4,
     limits: Limits | None = None,
     tries: int = 50,
