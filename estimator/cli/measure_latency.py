@@ -63,7 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return run_guarded(lambda: _run(args, parser), debug=wants_debug(argv) or args.debug, prog=PROG)
+    return run_guarded(
+        lambda: _run(args, parser),
+        debug=wants_debug(argv) or args.debug,
+        prog=PROG,
+        keeps_measurements=not args.no_store,  # each run is recorded as soon as it is timed
+    )
 
 
 def _shapes(items: list[str]) -> dict[str, tuple[int, ...]] | None:

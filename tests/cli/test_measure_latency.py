@@ -176,3 +176,32 @@ def test_torch_zoo_model(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["stats"]["p50_ms"] > 0
     rc, _, err = _run(capsys, "no_such_net", "--runtime", "torch", "--no-store")
     assert rc == 2 and "no_such_net" in err and err.count("\n") == 1
+
+
+def test_ctrl_c_between_runs_keeps_the_stored_ones(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    # importlib: ``estimator.measure`` as an attribute is the function, not the package
+    measure_pkg = importlib.import_module("estimator.measure")
+
+    real = measure_pkg.measure
+    calls: list[int] = []
+
+    def second_run_interrupted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(measure_pkg, "measure", second_run_interrupted)
+    db = tmp_path / "r.sqlite"
+    argv = [str(model), "--batch-sweep", "1,2", "--repeats", "3", "--quiet", "--db", str(db)]
+    assert main(argv) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == "measure-latency: interrupted (measurements so far are kept)"
+    with ResultsStore(db) as store:
+        assert len(store.runs()) == 1
+    assert main([*argv[:-2], "--no-store"]) == 130
+    assert capsys.readouterr().err.strip() == "measure-latency: interrupted"
