@@ -18,7 +18,7 @@ from estimator.transfer.columns import prior_for
 from estimator.transfer.csvio import quantum_of, read_measurements
 from estimator.transfer.fewshot import FewShotFit, fit
 from estimator.transfer.references import is_nb201, resolve_references
-from estimator.zoo.nb201_reference import DEFAULT_SEMANTICS
+from estimator.zoo.nb201_reference import DEFAULT_SEMANTICS, check_semantics
 
 
 def _pick(n: int, shots: int | None, seed: int) -> NDArray[np.int64]:
@@ -63,7 +63,7 @@ def fit_from_latencies(
         ctx=device_context(device, runtime=prior.runtime, profile=prior),
     )
     q = quantum_ms if quantum_ms is not None else quantum_of(y)
-    nb = semantics if any(is_nb201(r) for r in chosen) else None
+    nb = check_semantics(semantics) if any(is_nb201(r) for r in chosen) else None
     return fit(device, prior, models, y[pick], quantum_ms=q, nb201_semantics=nb)
 
 

@@ -36,6 +36,7 @@ import estimator
 from estimator.device import DeviceContext, device_context
 from estimator.engine import combine_terms, ideal_terms, kernel_terms
 from estimator.engine.kernel_set import KernelSet
+from estimator.zoo.nb201_reference import Semantics
 from estimator.engine.layout import CATEGORIES
 from estimator.engine.pack import DeviceArrays, KernelArrays
 from estimator.errors import InputError
@@ -215,7 +216,7 @@ class FewShotFit:
     mean_grad: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     source: str = "few-shot transfer"
     #: What NAS-Bench-201 arch strings meant in the measurements (None: none were NB201).
-    nb201_semantics: str | None = None
+    nb201_semantics: Semantics | None = None
 
     @property
     def scales(self) -> dict[str, float]:
@@ -355,7 +356,7 @@ def fit(
     sigma: float = DEFAULT_SIGMA,
     quantum_ms: float | None = None,
     source: str = "few-shot transfer",
-    nb201_semantics: str | None = None,
+    nb201_semantics: Semantics | None = None,
 ) -> FewShotFit:
     """MAP fit of ``params`` to the measured ``latencies_ms`` of ``models`` (one per model).
 

@@ -143,13 +143,15 @@ def nb201_reference_graph(arch: str, batch: int = 1) -> Graph:
     )
 
 
-def check_semantics(semantics: str) -> str:
+def check_semantics(semantics: str) -> Semantics:
     """``semantics`` if valid, else an InputError listing the valid ones."""
-    if semantics not in SEMANTICS:
-        raise InputError(
-            f"unknown NAS-Bench-201 semantics {semantics!r}; valid: {', '.join(SEMANTICS)}"
-        )
-    return semantics
+    if semantics == "reference":
+        return "reference"
+    if semantics == "pruned":
+        return "pruned"
+    raise InputError(
+        f"unknown NAS-Bench-201 semantics {semantics!r}; valid: {', '.join(SEMANTICS)}"
+    )
 
 
 def nb201_graph_for(arch: str, batch: int = 1, semantics: str = DEFAULT_SEMANTICS) -> Graph:
