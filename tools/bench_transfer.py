@@ -40,8 +40,8 @@ from estimator.transfer import (  # noqa: E402
     prior_for,
 )
 from estimator.transfer.baselines import nb201_flops_params  # noqa: E402
-from estimator.zoo.nb201_reference import SEMANTICS  # noqa: E402
 from estimator.zoo.nb201_ir import OPS, parse_arch  # noqa: E402
+from estimator.zoo.nb201_reference import SEMANTICS  # noqa: E402
 
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "nasbench201" / "latency_ms.csv"
 POOL = (0, 900)

@@ -36,7 +36,6 @@ import estimator
 from estimator.device import DeviceContext, device_context
 from estimator.engine import combine_terms, ideal_terms, kernel_terms
 from estimator.engine.kernel_set import KernelSet
-from estimator.zoo.nb201_reference import Semantics
 from estimator.engine.layout import CATEGORIES
 from estimator.engine.pack import DeviceArrays, KernelArrays
 from estimator.errors import InputError
@@ -50,6 +49,7 @@ from estimator.registry.models import (
     MeanStd,
     Provenance,
 )
+from estimator.zoo.nb201_reference import Semantics
 
 Kind = Literal["compute", "memory", "overhead", "time"]
 KINDS: tuple[str, ...] = ("compute", "memory", "overhead", "time")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from estimator.engine import pack_device, run_kernels
+from estimator.engine.kernel_set import KernelSet
 from estimator.errors import InputError
 from estimator.registry.models import KernelCategory
 from estimator.transfer import (
@@ -19,7 +20,6 @@ from estimator.transfer import (
     prior_widths,
 )
 from estimator.transfer.fewshot import ParamSpec, _Model, base_terms
-from estimator.engine.kernel_set import KernelSet
 from estimator.zoo.nb201 import random_archs
 
 GLOBAL = (
