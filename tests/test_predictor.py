@@ -100,7 +100,7 @@ def test_validation_predicts_exactly_what_estimate_returns(
     prior = predict_models(plans, device_context(hw, threads=1, registry=registry))
     # whole runs slower than the kernels by a per-kernel gap (and some scatter)
     measured = prior.mean * np.array([1.1, 0.95, 1.05, 1.0]) + 20e-6 * prior.kernels
-    models = [WholeModel(p.stem, plan, m) for p, plan, m in zip(nets, plans, measured)]
+    models = [WholeModel(p.stem, plan, m) for p, plan, m in zip(nets, plans, measured, strict=True)]
     results = leave_one_out([], models, hw, 1)
     folder = registry / "cpu" / DEVICE
     for i, res in enumerate(results):
