@@ -97,7 +97,13 @@ def export_corpus(
         path = root / net.relpath
         fresh = not path.is_file()
         if fresh:
-            export_net(net, path, opset=opset)
+            try:
+                export_net(net, path, opset=opset)
+            except Exception as exc:  # the exporter's own failure: name the network
+                first = (str(exc).strip().splitlines() or [""])[0]
+                raise RuntimeError(
+                    f"{net.name}: export failed: {type(exc).__name__}: {first}"
+                ) from exc
         paths.append(path)
         if fresh or net.name not in entries:
             entries[net.name] = {**net.to_dict(), "file": net.relpath, "opset": opset}

@@ -514,7 +514,9 @@ class VGG(nn.Module):
                 cin = w
             layers.append(nn.MaxPool2d(2, 2))
         self.features = nn.Sequential(*layers)
-        p = hp["pool"]
+        p, side = hp["pool"], hp["resolution"] >> len(hp["widths"])
+        if side % p:  # the ONNX exporter only takes adaptive pooling by a whole factor
+            raise ValueError(f"VGG: pool {p} does not divide the final map side {side}")
         self.pool = nn.AdaptiveAvgPool2d(p)
         fc: list[nn.Module] = []
         width = cin * p * p
@@ -534,15 +536,18 @@ def draw_vgg(rng: np.random.Generator, tiny: bool) -> HParams:
     base = d.pick([8, 16] if tiny else [16, 24, 32, 48, 64])
     large = not tiny and d.coin(0.35)
     hidden_opts = [2048, 3072, 4096] if large else [256, 512, 1024]
-    return {
+    hp: HParams = {
         "resolution": d.res(32, 64, 16) if tiny else d.res(64, 224, 16),
         "widths": [min(512, base * 2**i) for i in range(n)],
         "convs": [1] * n if tiny else [d.integer(1, 3) for _ in range(n)],
         "bn": d.coin(0.5),
-        "pool": d.pick([5, 6, 7]) if large else d.pick([1, 2]),
+        "pool": d.pick([5, 6, 7]) if large else d.pick([1, 2]),  # made a divisor below
         "hidden": [d.pick(hidden_opts) for _ in range(d.integer(1, 2))] if not tiny else [64],
         "classes": d.classes(),
     }
+    side = hp["resolution"] >> len(hp["widths"])
+    hp["pool"] = max(q for q in range(1, hp["pool"] + 1) if side % q == 0)
+    return hp
 
 
 def build_vgg(hp: HParams) -> nn.Module:
@@ -717,7 +722,8 @@ class ViT(nn.Module):
 def draw_vit(rng: np.random.Generator, tiny: bool) -> HParams:
     d = Draw(rng)
     patch = d.pick([8, 16] if tiny else [4, 8, 14, 16, 32])
-    lo, hi = (2, 4) if tiny else (4, 20)
+    # at most 256 pixels (MobileViT's published size), at most 400 tokens
+    lo, hi = (2, 4) if tiny else (4, min(20, 256 // patch))
     grid = d.integer(lo, hi)
     return {
         "resolution": patch * grid,
@@ -815,7 +821,8 @@ def draw_mixer(rng: np.random.Generator, tiny: bool) -> HParams:
         patch = d.pick([8, 16] if tiny else [4, 8, 16, 32])
         return {
             "variant": "mixer",
-            "resolution": patch * (d.integer(2, 4) if tiny else d.integer(4, 14)),
+            "resolution": patch
+            * (d.integer(2, 4) if tiny else d.integer(4, min(14, 256 // patch))),
             "patch": patch,
             "dim": d.pick([32, 64] if tiny else [64, 128, 192, 256, 384, 512]),
             "depth": 1 if tiny else d.integer(2, 12),
