@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from estimator.engine.layout import DTYPE_INDEX, DTYPE_KEYS
 from estimator.engine.pack import DeviceArrays, pack_device
@@ -22,6 +22,9 @@ from estimator.partition import load_rules
 from estimator.registry.elementary import load_elementary_work
 from estimator.registry.loader import fill_from_prior, load_hardware, load_profile
 from estimator.registry.models import EfficiencyProfile, Hardware, canonical_dtype
+
+if TYPE_CHECKING:
+    from estimator.kernelmodel.model import KernelModel
 
 #: Runtime family assumed when the caller names none: what such a device usually runs.
 DEFAULT_RUNTIME: dict[str, str] = {
@@ -48,6 +51,8 @@ class DeviceContext:
     #: The device's own elementary-work table for the runtime; None: the runtime's default.
     elementary: Mapping[str, float] | None
     arrays: DeviceArrays
+    #: The device's learned shape correction for this profile; None: curves only.
+    kernel_model: KernelModel | None = None
 
     @property
     def device_sigma(self) -> float:
@@ -83,14 +88,16 @@ def device_context(
     threads: int | None = None,
     registry: Any = None,
     profile: EfficiencyProfile | None = None,
+    kernel_model: KernelModel | Literal["profile"] | None = "profile",
 ) -> DeviceContext:
     """Resolve ``hw`` for (runtime, dtype, threads) once; cached while its files are unchanged.
 
     ``threads=None`` uses every physical core (onnxruntime's default intra-op thread count);
     ``runtime=None`` the usual runtime of the device type (:data:`DEFAULT_RUNTIME`).
     ``profile`` replaces the registry's (a fresh calibration or few-shot fit); categories it
-    lacks come from the device type's prior, as for a stored profile. A DeviceContext passed as
-    ``hw`` is returned as is.
+    lacks come from the device type's prior, as for a stored profile. ``kernel_model``: the
+    learned shape correction; ``"profile"`` (default) loads the one the profile names, None
+    uses the curves alone. A DeviceContext passed as ``hw`` is returned as is.
     """
     if isinstance(hw, DeviceContext):
         return hw
@@ -105,9 +112,19 @@ def device_context(
     else:
         prof = fill_from_prior(profile, device, registry)
     table = load_elementary_work(device, rules.runtime, registry)
+    model: KernelModel | None = None
+    if kernel_model != "profile":
+        model = kernel_model
+    elif prof.provenance.kernel_model is not None:
+        from estimator.kernelmodel.io import load_profile_kernel_model
+
+        pv = prof.provenance
+        model = load_profile_kernel_model(
+            device.source_dir, pv.kernel_model, pv.kernel_model_sha256
+        )
     # The loaders return the same objects while their files are unchanged, so identity is the
     # key; the entry keeps the objects so a recycled id is never mistaken for a hit.
-    parts: tuple[object, ...] = (device, prof, table, rules)
+    parts: tuple[object, ...] = (device, prof, table, rules, model)
     ck = (*(id(p) for p in parts), key, n)
     hit = _CACHE.get(ck)
     if hit is not None and all(a is b for a, b in zip(hit[0], parts, strict=True)):
@@ -122,6 +139,7 @@ def device_context(
         threads=n,
         elementary=table,
         arrays=pack_device(device, prof, n),
+        kernel_model=model,
     )
     _CACHE[ck] = (parts, ctx)
     while len(_CACHE) > _CACHE_SIZE:

@@ -92,6 +92,10 @@ class Estimate:
     #: Bound name -> share of the mean latency.
     bound_summary: dict[str, float]
     notes: tuple[str, ...]
+    #: 90th / 99th percentile of warm runs from the device's calibrated run-to-run dispersion
+    #: (``latency_ms`` is the median run); None where the profile has no dispersion.
+    p90_ms: float | None = None
+    p99_ms: float | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -273,6 +277,7 @@ def _estimate(prep: Prepared, ctx: DeviceContext) -> Estimate:
     )
     summary = {name: float(share[bound == i].sum()) for i, name in enumerate(BOUND_NAMES)}
     cost = prep.cost
+    disp = ctx.profile.dispersion
     return Estimate(
         model=prep.graph.name,
         hardware=ctx.hardware.id,
@@ -295,6 +300,8 @@ def _estimate(prep: Prepared, ctx: DeviceContext) -> Estimate:
         unmodeled=dict(cost.unmodeled),
         bound_summary=summary,
         notes=_notes(ctx, prep),
+        p90_ms=None if disp is None else disp.p90.at(total * _S_TO_MS),
+        p99_ms=None if disp is None else disp.p99.at(total * _S_TO_MS),
     )
 
 
@@ -324,6 +331,13 @@ def _notes(ctx: DeviceContext, prep: Prepared) -> tuple[str, ...]:
         notes.append(
             f"NAS-Bench-201 semantics: the profile was fitted on '{fitted_for}' networks, this "
             f"estimate is for the '{used}' network"
+        )
+    if profile.dispersion is None:
+        notes.append("run-to-run dispersion not calibrated: no p90/p99")
+    if ctx.kernel_model is not None:
+        notes.append(
+            "kernel times: roofline curves x a learned shape correction "
+            f"({profile.provenance.kernel_model})"
         )
     if ctx.arrays.fallback_categories:
         notes.append(

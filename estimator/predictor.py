@@ -16,8 +16,10 @@ nowhere else:
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,6 +30,9 @@ from estimator.engine.kernel_set import KernelSet, kernel_set_from_arrays
 from estimator.engine.layout import DTYPE_INDEX, DTYPE_KEYS
 from estimator.errors import InputError
 from estimator.partition import KernelPlan
+
+if TYPE_CHECKING:
+    from estimator.kernelmodel.model import KernelModel
 
 Array = NDArray[np.float64]
 _FLOAT_DTYPES = np.array([DTYPE_INDEX[k] for k in ("fp32", "fp16", "bf16")], dtype=np.int32)
@@ -79,15 +84,7 @@ def _with_dtype(arrays: KernelArrays, key: str) -> KernelArrays:
     if want == DTYPE_INDEX["fp32"] or not bool(is_float.any()):
         return arrays
     dt = np.where(is_float, want, arrays.dtype).astype(np.int32)
-    return KernelArrays(
-        arrays.flops,
-        arrays.bytes,
-        arrays.log_flops,
-        arrays.log_bytes,
-        arrays.working_set,
-        arrays.category,
-        dt,
-    )
+    return arrays.with_columns(dtype=dt)
 
 
 def _check_peaks(arrays: KernelArrays, ctx: DeviceContext) -> None:
@@ -101,9 +98,38 @@ def _check_peaks(arrays: KernelArrays, ctx: DeviceContext) -> None:
 
 
 def device_columns(arrays: KernelArrays, ctx: DeviceContext) -> KernelArrays:
-    """Engine columns at the context's dtype, checked against the device's peaks."""
+    """Engine columns at the context's dtype, checked against the device's peaks, with the
+    device's learned shape correction where it has one."""
     out = _with_dtype(arrays, ctx.dtype)
     _check_peaks(out, ctx)
+    if ctx.kernel_model is not None and len(out):
+        out = _corrected(out, ctx.kernel_model)
+    return out
+
+
+_CORRECTED: OrderedDict[tuple[int, int], tuple[object, object, KernelArrays]] = OrderedDict()
+
+
+def _corrected(arrays: KernelArrays, model: KernelModel) -> KernelArrays:
+    """``arrays`` with the correction ``model`` predicts from their shape features (cached for
+    the same arrays and model: re-estimating a parsed model costs one lookup)."""
+    key = (id(arrays), id(model))
+    hit = _CORRECTED.get(key)
+    if hit is not None and hit[0] is arrays and hit[1] is model:
+        _CORRECTED.move_to_end(key)
+        return hit[2]
+    if arrays.features is None:
+        raise InputError(
+            "these kernels carry no shape features, so the device's learned kernel model "
+            "cannot be applied; build them with estimator.partition.partition"
+        )
+    r, sd = model.predict(arrays.features)
+    out = arrays.with_columns(
+        corr=np.ascontiguousarray(np.exp(r)), corr_sd=np.ascontiguousarray(sd, dtype=np.float64)
+    )
+    _CORRECTED[key] = (arrays, model, out)
+    while len(_CORRECTED) > 256:
+        _CORRECTED.popitem(last=False)
     return out
 
 

@@ -9,18 +9,22 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from estimator.calibration.attribute import prepared
+from estimator.calibration.attribute import KernelPoint, prepared
 from estimator.calibration.calibrate import WholeModel, calibrate
+from estimator.calibration.fit import FitOptions
 from estimator.calibration.fit import predict as fit_predict
+from estimator.calibration.pipeline import _with_kernel_model
 from estimator.calibration.validate import leave_one_out
 from estimator.device import device_context
 from estimator.engine import combine_terms, ideal_terms, kernel_terms, run_kernels
+from estimator.errors import RegistryError
 from estimator.estimate import clear_caches, estimate, estimate_many, prepare
 from estimator.predictor import kernel_arrays, predict_kernels, predict_models
 from estimator.registry import load_hardware
@@ -199,3 +203,77 @@ def test_estimate_notes_a_semantics_mismatch() -> None:
     other = estimate(archs[0], ctx, semantics="pruned")
     assert not any("semantics" in n for n in same.notes)
     assert any("fitted on 'reference'" in n and "'pruned'" in n for n in other.notes)
+
+
+def _points(plans: list[Any], ctx: Any, copies: int, seed: int) -> list[KernelPoint]:
+    """Measured-looking kernels: the curves' time with a shape-dependent slowdown and noise."""
+    rng = np.random.default_rng(seed)
+    out: list[KernelPoint] = []
+    for plan in plans:
+        arr = kernel_arrays(plan, ctx)
+        t = predict_kernels(plan, ctx).time
+        tc0, tm0 = ideal_terms(arr, ctx.arrays)
+        assert arr.features is not None
+        for c in range(copies):
+            slow = np.exp(0.3 * (arr.category % 3) + rng.normal(0, 0.05, len(t)))
+            for i, k in enumerate(plan.kernels):
+                out.append(
+                    KernelPoint(
+                        f"sweep/{plan.graph_name}/{c}",
+                        k.name,
+                        k.category,
+                        float(arr.flops[i]),
+                        float(arr.bytes[i]),
+                        float(arr.working_set[i]),
+                        float(t[i] * slow[i]),
+                        float(tc0[i]),
+                        float(tm0[i]),
+                        features=arr.features[i],
+                        dtype=int(arr.dtype[i]),
+                    )
+                )
+    return out
+
+
+def test_validation_with_a_kernel_model_predicts_what_estimate_returns(
+    registry: Path, nets: list[Path]
+) -> None:
+    hw = load_hardware(DEVICE, registry)
+    plans = [prepared(p).plan for p in nets]
+    ctx = device_context(hw, threads=1, registry=registry)
+    points = _points(plans, ctx, copies=12, seed=0)
+    opts = FitOptions(kernel_model_min_points=50)
+    prior = predict_models(plans, ctx)
+    measured = prior.mean * np.array([1.3, 1.1, 1.2, 1.25])
+    models = [WholeModel(p.stem, plan, m) for p, plan, m in zip(nets, plans, measured, strict=True)]
+    results = leave_one_out(points, models, hw, 1, opts=opts)
+    folder = registry / "cpu" / DEVICE
+    for i, res in enumerate(results):
+        others = [m for j, m in enumerate(models) if j != i]
+        cal = calibrate(points, others, hw, 1, opts=opts)
+        assert cal.kernel_model is not None
+        profile = _with_kernel_model(cal.profile, cal.kernel_model, folder, 1)
+        save_profiles(folder, [profile], device=DEVICE, replace=True)
+        est = estimate(nets[i], DEVICE, threads=1, registry=registry)
+        assert est.latency_ms == pytest.approx(res.predicted_ms, rel=1e-12)
+    # the correction is in play: the same profile without its kernel model predicts otherwise
+    bare = device_context(DEVICE, threads=1, registry=registry, kernel_model=None)
+    assert estimate(nets[3], bare).latency_ms != pytest.approx(est.latency_ms, rel=1e-3)
+
+
+def test_a_changed_kernel_model_file_is_refused(registry: Path, nets: list[Path]) -> None:
+    hw = load_hardware(DEVICE, registry)
+    plans = [prepared(p).plan for p in nets]
+    ctx = device_context(hw, threads=1, registry=registry)
+    points = _points(plans, ctx, copies=12, seed=1)
+    cal = calibrate(points, [], hw, 1, opts=FitOptions(kernel_model_min_points=50))
+    assert cal.kernel_model is not None
+    folder = registry / "cpu" / DEVICE
+    profile = _with_kernel_model(cal.profile, cal.kernel_model, folder, 1)
+    save_profiles(folder, [profile], device=DEVICE, replace=True)
+    assert estimate(nets[0], DEVICE, threads=1, registry=registry).latency_ms > 0
+    path = folder / str(profile.provenance.kernel_model)
+    path.write_text(path.read_text().replace('"seed": 0', '"seed": 1'))
+    clear_caches()
+    with pytest.raises(RegistryError, match="changed since the efficiency profile"):
+        estimate(nets[0], DEVICE, threads=1, registry=registry)

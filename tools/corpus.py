@@ -3,6 +3,8 @@
     python tools/corpus.py list [--per-family 20] [--seed 0] [--families a,b] [--tiny]
     python tools/corpus.py export [--out DIR] [--per-family 20] [--seed 0] [--families a,b]
     python tools/corpus.py measure [--out DIR] --threads 1,2 [--repeats 20] [--db PATH]
+    python tools/corpus.py profile [--out DIR] --threads 1,2 [--repeats 20] --db CALIB.sqlite
+    python tools/corpus.py validate --hw host --threads 1,2 --db CALIB.sqlite [--json FILE]
 
 ``export`` writes ``DIR/<family>/<index>-<hash>.onnx`` and ``DIR/manifest.json``, keeping files
 already there (resume after an interruption). ``measure`` times every exported network of the
@@ -11,6 +13,11 @@ each run in the results store (``--db``, ``$ESTIMATOR_DB`` or the user cache), s
 already stored for this machine at that thread count with at least ``--repeats`` samples, and
 rewrites ``DIR/measurements.csv`` (name, family, threads, median_ms, p10_ms, p90_ms, runs)
 atomically after every network. DIR defaults to ~/.cache/roofline-estimator/corpus.
+
+``profile`` measures the corpus the way calibration measures (timed runs, then a profiled pass
+per node) into a calibration store, so its kernels and whole runs can take part in fits.
+``validate`` then scores leave-one-family-out accuracy on everything that store holds
+(``estimator.calibration.families``): per family, overall, and against ``c x MACs``.
 """
 
 from __future__ import annotations
@@ -217,6 +224,92 @@ def cmd_measure(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_profile(args: argparse.Namespace) -> int:
+    from estimator.calibration.collect import Budget, collect
+    from estimator.calibration.families import link_corpus
+    from estimator.zoo.corpus.exporting import default_dir
+
+    if args.repeats < MIN_REPEATS:
+        raise InputError(f"--repeats: at least {MIN_REPEATS}, got {args.repeats}")
+    db = Path(args.db)
+    links = link_corpus(Path(args.out) if args.out else default_dir(), db)
+    budget = Budget(min_repeats=args.repeats)
+    for th in _ints(args.threads, "--threads"):
+        res = collect(links, db, th, budget=budget, passes=args.passes)
+        print(
+            f"threads={th}: measured {len(res.measured)}, reused {len(res.skipped)} "
+            f"in {res.seconds:.0f} s"
+        )
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    import json
+
+    from estimator.calibration.dataset import load_dataset
+    from estimator.calibration.families import validate_families
+    from estimator.calibration.validate import format_metrics
+    from estimator.registry import load_hardware
+
+    hw = load_hardware(args.hw, args.registry)
+    out: dict[str, Any] = {"hardware": hw.id, "threads": {}}
+    for th in _ints(args.threads, "--threads"):
+        t0 = time.perf_counter()
+        ds = load_dataset(Path(args.db), hw, th, statistic=args.kernel_stat, whole=args.whole)
+        if len(ds.models) < 3:
+            raise InputError(f"need >= 3 measured networks at threads={th} in {args.db}")
+        macs = [float(sum(k.macs for k in m.plan.kernels)) for m in ds.models]
+        fv = validate_families(
+            ds.sweep_points,
+            ds.models,
+            macs,
+            hw,
+            th,
+            use_gap=args.gap,
+            kernel_model=not args.no_kernel_model,
+        )
+        fams = sorted(set(fv.families))
+        print(f"## {hw.id} threads={th}: leave one family out ({len(ds.models)} networks)")
+        print("| family | n | median abs. error | within 10% | within 15% | 95% coverage |"
+              " c x MACs median | c x MACs within 10% |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|")
+        rows: dict[str, Any] = {}
+        for fam in [*fams, None]:
+            m = fv.metrics(fam)
+            b = fv.baseline_metrics(fam)
+            label = fam or "**all**"
+            print(
+                f"| {label} | {m.n} | {100 * m.median_abs_error:.1f}% | "
+                f"{100 * m.within10:.0f}% | {100 * m.within15:.0f}% | "
+                f"{100 * m.coverage:.0f}% | {100 * b.median_abs_error:.1f}% | "
+                f"{100 * b.within10:.0f}% |"
+            )
+            rows[fam or "all"] = {"estimator": m.to_dict(), "c_x_macs": b.to_dict()}
+        print(f"overall: {format_metrics(fv.metrics())}")
+        print(f"c x MACs: {format_metrics(fv.baseline_metrics())}")
+        print(f"({time.perf_counter() - t0:.0f} s)")
+        out["threads"][str(th)] = {
+            "families": rows,
+            "networks": [
+                {
+                    "name": r.name,
+                    "family": f,
+                    "measured_ms": r.measured_ms,
+                    "predicted_ms": r.predicted_ms,
+                    "low_ms": r.low_ms,
+                    "high_ms": r.high_ms,
+                    "c_x_macs_ms": b,
+                }
+                for r, f, b in zip(fv.results, fv.families, fv.baseline_ms, strict=True)
+            ],
+        }
+    if args.json:
+        from estimator.zoo.corpus.exporting import write_atomic
+
+        write_atomic(Path(args.json), json.dumps(out, indent=1) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="corpus", description=__doc__.splitlines()[0] if __doc__ else None
@@ -251,19 +344,46 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, help="only the first N networks of the manifest")
     sp.add_argument("--quiet", action="store_true", help="only the summary line")
     sp.set_defaults(func=cmd_measure)
+
+    sp = sub.add_parser("profile", help="measure the corpus kernel by kernel into a calib store")
+    sp.add_argument("--out", help="corpus folder (default ~/.cache/roofline-estimator/corpus)")
+    sp.add_argument("--threads", default="1,2", help="comma-separated thread counts (1,2)")
+    sp.add_argument("--repeats", type=int, default=20, help=f"timed runs (>= {MIN_REPEATS})")
+    sp.add_argument("--passes", type=int, default=1, help="measurement passes")
+    sp.add_argument("--db", required=True, help="calibration store (calibrate-hardware --db)")
+    sp.set_defaults(func=cmd_profile)
+
+    sp = sub.add_parser("validate", help="leave-one-family-out accuracy over a calib store")
+    sp.add_argument("--hw", required=True, help="registry device, or 'host'")
+    sp.add_argument("--registry", help="extra registry folder(s) searched first")
+    sp.add_argument("--db", required=True, help="calibration store")
+    sp.add_argument("--threads", default="1,2", help="comma-separated thread counts (1,2)")
+    sp.add_argument("--kernel-stat", default="median", choices=("median", "p10"))
+    sp.add_argument("--whole", default="median", choices=("median", "p10", "cpu"))
+    sp.add_argument("--gap", action="store_true", help="fit the whole-model per-kernel gap")
+    sp.add_argument("--no-kernel-model", action="store_true", help="curves only")
+    sp.add_argument("--json", help="also write the results here")
+    sp.set_defaults(func=cmd_validate)
+    for action in sub.choices.values():
+        action.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from estimator.cli.common import run_guarded, wants_debug
+
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except (InputError, OSError) as exc:
-        print(f"corpus: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("corpus: interrupted", file=sys.stderr)
-        return 130
+
+    def body() -> int:
+        try:
+            return int(args.func(args))
+        except OSError as exc:
+            raise InputError(f"{exc.filename or ''}: {exc.strerror or exc}") from exc
+
+    keeps = args.command in ("measure", "profile")
+    return run_guarded(
+        body, debug=wants_debug(argv) or args.debug, prog="corpus", keeps_measurements=keeps
+    )
 
 
 if __name__ == "__main__":

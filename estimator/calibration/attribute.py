@@ -51,6 +51,10 @@ class KernelPoint:
     #: F / P and B / BW(level holding the working set), seconds, at the threads used.
     t_compute: float
     t_memory: float
+    #: Shape features of the kernel (``estimator.kernelmodel.features``); None if unknown.
+    features: NDArray[np.float64] | None = None
+    #: Engine dtype index of the kernel (fp32 for every measured CPU kernel today).
+    dtype: int = 0
 
     @property
     def compute_bound(self) -> bool:
@@ -189,6 +193,8 @@ def attribute(
             t=float(times[i]) * _US,
             t_compute=float(tc0[i]),
             t_memory=float(tm0[i]),
+            features=None if arr.features is None else arr.features[i],
+            dtype=int(arr.dtype[i]),
         )
         for i, k in enumerate(kernels)
         if seen[i] and times[i] > 0

@@ -23,11 +23,14 @@ from scipy import stats as sps
 import estimator
 from estimator.calibration.attribute import Attribution, KernelPoint, prepared
 from estimator.calibration.collect import CalibRun
+from estimator.calibration.dispersion import fit_dispersion
 from estimator.calibration.fit import CategoryFit, FitOptions, fit_all
+from estimator.calibration.kernel_fit import fit_correction
 from estimator.device import device_context
 from estimator.engine.uncertainty import P95, Z95
 from estimator.errors import InputError
 from estimator.host import provenance_fingerprint
+from estimator.kernelmodel.model import KernelModel
 from estimator.partition import KernelPlan
 from estimator.predictor import ModelTotals, predict_models
 from estimator.registry.models import (
@@ -50,6 +53,12 @@ class WholeModel:
     plan: KernelPlan
     measured: float
     attribution: Attribution | None = None
+    #: Median, 90th and 99th percentile of the timed runs (s) and their number: the run-to-run
+    #: dispersion (NaN / 0 when unknown).
+    median: float = float("nan")
+    p90: float = float("nan")
+    p99: float = float("nan")
+    runs: int = 0
 
 
 @dataclass(slots=True)
@@ -60,6 +69,8 @@ class Calibration:
     gap: float
     #: log(measured / predicted) of each whole model used, after the gap.
     model_residuals: dict[str, float] = field(default_factory=dict)
+    #: The learned shape correction of the curves (None: too few measured kernels, or off).
+    kernel_model: KernelModel | None = None
 
 
 def whole_model(
@@ -72,7 +83,16 @@ def whole_model(
         raise InputError(f"whole-run statistic must be one of {', '.join(figures)}")
     ms = figures[statistic]
     name = run.zoo_name or run.model_name
-    return WholeModel(name, prepared(run.model_path).plan, ms * 1e-3, att)
+    return WholeModel(
+        name,
+        prepared(run.model_path).plan,
+        ms * 1e-3,
+        att,
+        median=run.median_ms * 1e-3,
+        p90=run.p90_ms * 1e-3,
+        p99=run.p99_ms * 1e-3,
+        runs=run.runs,
+    )
 
 
 def build_profile(
@@ -111,11 +131,17 @@ def build_profile(
 
 
 def predict_totals(
-    plans: Sequence[KernelPlan], hw: Hardware, profile: EfficiencyProfile, threads: int
+    plans: Sequence[KernelPlan],
+    hw: Hardware,
+    profile: EfficiencyProfile,
+    threads: int,
+    kernel_model: KernelModel | None = None,
 ) -> ModelTotals:
-    """What :func:`estimator.estimate` returns for ``plans`` on ``hw`` under ``profile`` (the one
-    predictor; categories the profile lacks come from the device type's prior)."""
-    ctx = device_context(hw, runtime=PROFILE_RUNTIME, threads=threads, profile=profile)
+    """What :func:`estimator.estimate` returns for ``plans`` on ``hw`` under ``profile`` and its
+    ``kernel_model`` (the one predictor; categories the profile lacks come from the prior)."""
+    ctx = device_context(
+        hw, runtime=PROFILE_RUNTIME, threads=threads, profile=profile, kernel_model=kernel_model
+    )
     return predict_models(plans, ctx)
 
 
@@ -146,19 +172,36 @@ def calibrate(
     opts: FitOptions | None = None,
     use_gap: bool = True,
     source: str = "",
+    kernel_model: bool = True,
+    seed: int = 0,
 ) -> Calibration:
-    """Fit curves on ``points``; gap and device_sigma from ``models`` (whole runs)."""
-    fits = fit_all(points, opts)
+    """Fit curves on ``points``, then (``kernel_model``) their learned shape correction on the
+    same points; gap and device_sigma from ``models`` (whole runs) under both."""
+    o = opts or FitOptions()
+    fits = fit_all(points, o)
     src = source or f"calibration on {hw.id}: {len(points)} kernels, {len(models)} networks"
     base = build_profile(
         fits, threads=threads, device_sigma=0.0, gap_us=0.0, n_measurements=len(points), source=src
+    )
+    km = (
+        fit_correction(
+            points,
+            hw,
+            base,
+            threads,
+            runtime=PROFILE_RUNTIME,
+            seed=seed,
+            min_points=o.kernel_model_min_points,
+        )
+        if kernel_model and fits
+        else None
     )
     gap = 0.0
     resid: dict[str, float] = {}
     sigma = 0.0
     plans = [m.plan for m in models]
     if models and use_gap:
-        pred = predict_totals(plans, hw, base, threads)
+        pred = predict_totals(plans, hw, base, threads, km)
         meas = np.array([m.measured for m in models])
         gap = fit_gap(pred.mean, pred.kernels.astype(np.float64), meas)
 
@@ -175,14 +218,18 @@ def calibrate(
     if models:
         # Residuals of exactly what the shipped profile will predict (the gap is in its
         # overheads), through the same predictor as every estimate.
-        pred = predict_totals(plans, hw, final(0.0), threads)
+        pred = predict_totals(plans, hw, final(0.0), threads, km)
         r, rel_kvar = log_errors(models, pred.mean, pred.kernel_var)
         resid = {m.name: float(x) for m, x in zip(models, r, strict=True)}
         # Whole-model scatter the kernel variances do not already explain, as a predictive
         # scale for a network outside the fit.
         dof = max(len(models) - (1 if use_gap else 0), 1)
         sigma = scatter_sigma(r, rel_kvar, dof)
-    return Calibration(final(sigma), fits, gap, resid)
+    profile = final(sigma)
+    disp = fit_dispersion(models)
+    if disp is not None:
+        profile = profile.model_copy(update={"dispersion": disp})
+    return Calibration(profile, fits, gap, resid, km)
 
 
 def scatter_sigma(
@@ -206,26 +253,38 @@ def held_out_predictions(
     hw: Hardware,
     threads: int,
     *,
+    groups: Sequence[str] | None = None,
     opts: FitOptions | None = None,
     use_gap: bool = True,
+    kernel_model: bool = True,
     progress: Callable[[WholeModel, float], None] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Per network: predicted total (s) and kernel variance (s^2) from a fit that leaves out the
-    network's kernels (``points`` of its attribution) and its whole run. ``progress`` gets each
-    network and its prediction as it is made."""
+    network's group: the kernels (``points`` of their attributions) and whole runs of every
+    network sharing its ``groups`` label (None: each network is its own group). ``progress``
+    gets each network and its prediction as it is made."""
+    labels = [m.name for m in models] if groups is None else list(groups)
+    if len(labels) != len(models):
+        raise InputError(f"{len(models)} networks but {len(labels)} group labels")
     total = np.zeros(len(models))
     kv = np.zeros(len(models))
-    for i, held in enumerate(models):
-        others = [m for j, m in enumerate(models) if j != i]
-        own = held.attribution.model if held.attribution is not None else None
-        pts = [p for p in points if p.model != own]
-        cal = calibrate(pts, others, hw, threads, opts=opts, use_gap=use_gap)
+    for g in dict.fromkeys(labels):
+        held = [i for i, lab in enumerate(labels) if lab == g]
+        others = [m for lab, m in zip(labels, models, strict=True) if lab != g]
+        atts = [models[i].attribution for i in held]
+        own = {a.model for a in atts if a is not None}
+        pts = [p for p in points if p.model not in own]
+        cal = calibrate(
+            pts, others, hw, threads, opts=opts, use_gap=use_gap, kernel_model=kernel_model
+        )
         # The calibrated profile already carries the gap in its overheads.
-        pred = predict_totals([held.plan], hw, cal.profile, threads)
-        total[i] = float(pred.mean[0])
-        kv[i] = float(pred.kernel_var[0])
-        if progress is not None:
-            progress(held, total[i])
+        pred = predict_totals([models[i].plan for i in held], hw, cal.profile, threads,
+                              cal.kernel_model)  # fmt: skip
+        for k, i in enumerate(held):
+            total[i] = float(pred.mean[k])
+            kv[i] = float(pred.kernel_var[k])
+            if progress is not None:
+                progress(models[i], total[i])
     return total, kv
 
 
@@ -236,11 +295,14 @@ def held_out_residuals(
     threads: int,
     *,
     use_gap: bool = True,
+    kernel_model: bool = True,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Per network: held-out log(measured / predicted) and kernel variance relative to the
     prediction. In-sample residuals are too small (each network's kernels helped fit the curves
     that predict it), so a sigma from them gives intervals that miss unseen networks too often."""
-    total, kv = held_out_predictions(points, models, hw, threads, use_gap=use_gap)
+    total, kv = held_out_predictions(
+        points, models, hw, threads, use_gap=use_gap, kernel_model=kernel_model
+    )
     return log_errors(models, total, kv)
 
 

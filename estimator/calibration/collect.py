@@ -61,6 +61,11 @@ class CalibRun:
     cpu_p10_ms: float = float("nan")
     #: 1-minute load average when the run was measured.
     loadavg: float = float("nan")
+    #: 90th / 99th percentile of the timed runs (ms) and how many runs there were: the
+    #: run-to-run dispersion a median estimate is reported with.
+    p90_ms: float = float("nan")
+    p99_ms: float = float("nan")
+    runs: int = 0
 
     @property
     def is_sweep(self) -> bool:
@@ -256,13 +261,17 @@ class CalibrationStore:
             prev = latest.get(r.model_name)
             if pick == "best" and prev is not None and not median < prev.median_ms:
                 continue
+            samples = np.asarray(self.results.samples(r.id), dtype=np.float64)
             latest[r.model_name] = CalibRun(
                 run_id=r.id,
                 model_name=r.model_name,
                 model_path=r.model_path,
                 threads=r.threads,
                 median_ms=median,
-                p10_ms=float(np.percentile(self.results.samples(r.id), 10)),
+                p10_ms=float(np.percentile(samples, 10)),
+                p90_ms=float(np.percentile(samples, 90)),
+                p99_ms=float(np.percentile(samples, 99)),
+                runs=int(samples.size),
                 nodes=tuple(nodes),
                 cpu_median_ms=float(timing.cpu_median_ms) if timing else nan,
                 cpu_p10_ms=float(timing.cpu_p10_ms) if timing else nan,

@@ -15,6 +15,7 @@ from estimator.calibration.attribute import Attribution, KernelPoint, attribute
 from estimator.calibration.calibrate import WholeModel, whole_model
 from estimator.calibration.collect import (
     ZOO_PREFIX,
+    Budget,
     CalibrationStore,
     export_zoo_model,
     models_dir,
@@ -59,6 +60,43 @@ def model_files(
     return paths
 
 
+def sampled_files(db: Path, hw: Hardware, budget_s: float, seed: int, budget: Budget) -> list[Path]:
+    """Write the kernels sampled over each category's shape space (``sampling.sample_all``),
+    as many as ``budget_s`` seconds of measurement at ``budget`` allow on ``hw`` (its one-thread
+    peak and DRAM bandwidth predict each kernel's run time)."""
+    from functools import partial
+
+    from estimator.calibration.sampling import measure_cost_s, sample_all
+
+    cost = partial(
+        measure_cost_s,
+        warmup=budget.warmup,
+        min_time_s=budget.min_time_s,
+        min_repeats=budget.min_repeats,
+        profile_runs=budget.profile_runs,
+        max_profile_runs=budget.max_profile_runs,
+        overhead_s=SAMPLE_OVERHEAD_S,
+    )
+    cases = sample_all(
+        budget_s,
+        seed,
+        peak_flops=hw.peak_flops("fp32", 1),
+        bandwidth=hw.dram_bandwidth(1),
+        cost_s=cost,
+    )
+    folder = models_dir(db)
+    return [write_sweep_model(c, folder) for c in cases]
+
+
+#: Measurement settings of sampled kernels: many cheap measurements (each profiled run gives a
+#: per-node time; the per-node median of 7 is stable to a few percent on a quiet core).
+SAMPLE_BUDGET = Budget(
+    warmup=2, min_time_s=0.05, profile_runs=7, min_repeats=5, max_profile_runs=60
+)
+#: Seconds per sampled model besides its runs (sessions, file write), measured: 0.3 s.
+SAMPLE_OVERHEAD_S = 0.3
+
+
 @dataclass(slots=True)
 class Dataset:
     sweeps: list[Attribution]
@@ -101,7 +139,7 @@ def load_dataset(
     hw: Hardware,
     threads: int,
     *,
-    statistic: str = "p10",
+    statistic: str = "median",
     whole: str = "median",
     models: Sequence[str] | None = None,
     pick: str = "best",

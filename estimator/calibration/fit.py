@@ -48,6 +48,9 @@ class FitOptions:
     e_min: float = 1e-5
     #: Categories with fewer points are left out (the loader fills them from the prior).
     min_points: int = 3
+    #: Fewest measured kernels with shape features for which the learned shape correction is
+    #: fitted on top of the curves; below it the trees would mostly learn noise.
+    kernel_model_min_points: int = 200
 
 
 @dataclass(slots=True)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from estimator.calibration.distribution import DistributionStats
     from estimator.calibration.fit import CategoryFit
     from estimator.calibration.validate import Metrics, ModelResult
+    from estimator.kernelmodel.model import KernelModel
 
 __all__ = [
     "MIN_HELD_OUT",
@@ -65,6 +66,10 @@ RUNTIMES = ("onnxruntime", "onnxruntime-cpu", "ort")
 #: Fewest networks for which device_sigma comes from held-out refits (one per network) rather
 #: than from the in-sample residuals: with two, each refit rests on a single network's run.
 MIN_HELD_OUT = 3
+
+#: Seconds of measurement per thread count spent on kernels sampled over the shape space: with
+#: the fixed grid and the zoo, calibrating a 2-core CPU at 1 and 2 threads stays near 12 minutes.
+DEFAULT_SAMPLE_S = 240.0
 
 #: Networks a quick calibration uses (small, fast to export and measure, varied categories).
 QUICK_ZOO = ["mobilenet_v3_small", "squeezenet1_1", "resnet18", "deit_tiny"]
@@ -213,7 +218,7 @@ def fit_device(
     threads: int,
     *,
     registry: str | Path | None = None,
-    statistic: str = "p10",
+    statistic: str = "median",
 ) -> FittedData:
     """Load the store's kernels of ``hw`` at ``threads`` and fit every category's curves."""
     from estimator.calibration.dataset import load_dataset
@@ -242,7 +247,7 @@ def aggregate_device(
     threads: Sequence[int] = (1,),
     *,
     registry: str | Path | None = None,
-    statistic: str = "p10",
+    statistic: str = "median",
     step: float = 0.5,
 ) -> list[EfficiencyBins]:
     """Efficiency per category and log-size bin (mean, std, n, 95% CI), one entry a thread."""
@@ -263,7 +268,7 @@ def residual_distribution(
     threads: int,
     *,
     registry: str | Path | None = None,
-    statistic: str = "p10",
+    statistic: str = "median",
 ) -> list[DistributionStats]:
     """Normality, heteroscedasticity and outliers of the fit residuals per category and curve."""
     import numpy as np
@@ -351,15 +356,17 @@ def calibrate_device(
     threads: Sequence[int] = (1,),
     registry: str | Path | None = None,
     runtime: str = "onnxruntime",
-    statistic: str = "p10",
+    statistic: str = "median",
     quick: bool = False,
     zoo: ZooChoice = None,
     measure: bool = True,
-    whole: str = "auto",
+    whole: str = "median",
     out: str | Path | None = None,
     note: str = "",
     use_gap: bool = False,
     passes: int = 1,
+    sample_s: float = DEFAULT_SAMPLE_S,
+    seed: int = 0,
     progress: Progress | None = None,
     progress_bar: bool = False,
 ) -> CalibrationResult:
@@ -370,7 +377,9 @@ def calibrate_device(
     fits what the store already holds. ``whole``: the whole-run statistic of the gap and
     device_sigma (``auto``, ``median``, ``cpu``, ``p10``). ``out``: folder or file written
     (default: the device's registry folder); checked before anything is measured. ``progress``
-    receives one line per step; ``progress_bar`` shows tqdm bars while measuring.
+    receives one line per step; ``progress_bar`` shows tqdm bars while measuring. ``sample_s``:
+    seconds of measurement per thread count for kernels sampled over each category's shape space
+    (``seed`` draws them; 0: the fixed grid only; ``quick`` uses a fifth).
     """
     from estimator.calibration.calibrate import (
         calibrate,
@@ -378,8 +387,13 @@ def calibrate_device(
         peak_excess,
         scatter_sigma,
     )
-    from estimator.calibration.collect import collect
-    from estimator.calibration.dataset import load_dataset, model_files
+    from estimator.calibration.collect import CollectResult, collect
+    from estimator.calibration.dataset import (
+        SAMPLE_BUDGET,
+        load_dataset,
+        model_files,
+        sampled_files,
+    )
     from estimator.registry import save_profiles
     from estimator.registry.loader import curves_path
 
@@ -402,8 +416,19 @@ def calibrate_device(
     if measure:
         elementary = measure_elementary_table(device, quick, target.parent, progress=progress)
         paths = model_files(path, quick=quick, zoo_models=models, log=progress)
+        budget_s = sample_s / 5 if quick else sample_s
+        sampled = sampled_files(path, device, budget_s, seed, SAMPLE_BUDGET) if budget_s else []
+        if sampled:
+            _say(progress, f"{len(sampled)} kernels sampled over the shape space (seed {seed})")
         for th in ths:
             res = collect(paths, path, th, passes=passes, progress=progress_bar)
+            if sampled:
+                more = collect(sampled, path, th, budget=SAMPLE_BUDGET, progress=progress_bar)
+                res = CollectResult(
+                    res.measured + more.measured,
+                    res.skipped + more.skipped,
+                    res.seconds + more.seconds,
+                )
             measured[th] = res
             _say(progress, f"threads={th}: measured {len(res.measured)}, reused {len(res.skipped)}")
     t1 = time.perf_counter()
@@ -425,12 +450,23 @@ def calibrate_device(
             use_gap=use_gap,
             source=_source(hw_name, th, statistic, whole, use_gap, quick),
         )
+        if cal.kernel_model is not None:
+            all_row = cal.kernel_model.heldout.get("all")
+            if all_row is not None:
+                _say(
+                    progress,
+                    f"threads={th}: kernel model on {all_row.n} held-out kernels: median "
+                    f"|error| {all_row.median_abs_error:.1%} (curves alone "
+                    f"{all_row.median_abs_error_base:.1%})",
+                )
         held_out = len(ds.models) >= MIN_HELD_OUT
         if held_out:
             _say(progress, f"threads={th}: device_sigma from {len(ds.models)} held-out refits")
             r, rk = held_out_residuals(pts, ds.models, device, th, use_gap=use_gap)
             sigma = scatter_sigma(r, rk, len(r))
             cal.profile = cal.profile.model_copy(update={"device_sigma": sigma})
+        if cal.kernel_model is not None:
+            cal.profile = _with_kernel_model(cal.profile, cal.kernel_model, target.parent, th)
         profiles.append(cal.profile)
         per.append(
             ThreadCalibration(
@@ -461,6 +497,20 @@ def calibrate_device(
     )
 
 
+def _with_kernel_model(
+    profile: EfficiencyProfile, model: KernelModel, folder: Path, threads: int
+) -> EfficiencyProfile:
+    """Write ``model`` next to the profile's file and make the profile name it (and its
+    sha256): the curves were fitted to be corrected by exactly this model."""
+    from estimator.kernelmodel.io import file_sha256, kernel_model_file, save_kernel_model
+
+    path = save_kernel_model(model, folder / kernel_model_file(profile.runtime, threads))
+    pv = profile.provenance.model_copy(
+        update={"kernel_model": path.name, "kernel_model_sha256": file_sha256(path)}
+    )
+    return profile.model_copy(update={"provenance": pv})
+
+
 # --------------------------------------------------------------------------- validate
 
 
@@ -480,7 +530,7 @@ def validate_device(
     threads: Sequence[int] = (1,),
     *,
     registry: str | Path | None = None,
-    statistic: str = "p10",
+    statistic: str = "median",
     whole: str = "median",
     models: Sequence[str] | None = None,
     use_gap: bool = False,
@@ -511,7 +561,7 @@ def plot_device(
     out: str | Path,
     *,
     registry: str | Path | None = None,
-    statistic: str = "p10",
+    statistic: str = "median",
     model: str | None = None,
 ) -> list[Path]:
     """PNG plots under ``<out>/threads<N>/``: measured points vs fitted curves per category, and

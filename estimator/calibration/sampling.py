@@ -20,6 +20,7 @@ loop's warmup, timed and profiled runs plus a per-model overhead) is spent.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,8 +56,24 @@ class Dim:
     choices: tuple[int | str, ...] = ()
     #: Probabilities of ``choices`` (uniform when empty).
     p: tuple[float, ...] = ()
+    #: With probability ``p_align``, round a drawn value to a multiple of ``align``: channel
+    #: counts of real networks are multiples of 8 and runtimes take blocked SIMD paths only for
+    #: those, so a sample of unaligned counts alone would calibrate the slow fallback paths.
+    align: int = 1
+    p_align: float = 0.0
 
     def draw(self, rng: np.random.Generator) -> int | str:
+        v = self._draw(rng)
+        if (
+            self.align > 1
+            and self.p_align > 0
+            and isinstance(v, int)
+            and rng.random() < self.p_align
+        ):
+            v = min(max(self.align, round(v / self.align) * self.align), self.hi)
+        return v
+
+    def _draw(self, rng: np.random.Generator) -> int | str:
         if self.choices:
             if self.p:
                 i = int(rng.choice(len(self.choices), p=np.asarray(self.p) / sum(self.p)))
@@ -297,7 +314,12 @@ def _stem_repair(p: Params) -> Params | None:
     return _conv_common(p)
 
 
-_CH = Dim(8, 2048)
+def _ch(hi: int) -> Dim:
+    """A channel-like count from 8 to ``hi``, aligned to 8 in 80% of draws."""
+    return Dim(8, hi, align=8, p_align=0.8)
+
+
+_CH = _ch(2048)
 _RES = Dim(7, 224)
 _STRIDE = Dim(choices=(1, 2), p=(0.75, 0.25))
 _DIL = Dim(choices=(1, 2, 3), p=(0.85, 0.1, 0.05))
@@ -384,7 +406,7 @@ def _parts(p: Params) -> list[int]:
     return [c for c in (_i(p, k) for k in _PART_KEYS) if c > 0]
 
 
-_PART = Dim(8, 1024)
+_PART = _ch(1024)
 _N_PARTS = Dim(choices=(2, 3, 4), p=(0.6, 0.2, 0.2))
 _DM_RES = Dim(7, 112)
 
@@ -595,7 +617,7 @@ def _families() -> dict[str, Family]:
             _C.CONV_DENSE,
             _conv_dims(
                 cin=Dim(choices=(1, 3, 4), p=(0.1, 0.8, 0.1)),
-                cout=Dim(8, 128),
+                cout=_ch(128),
                 res=Dim(32, 224),
                 kh=Dim(choices=(3, 5, 7, 11), p=(0.5, 0.1, 0.3, 0.1)),
                 kw=_ONE,
@@ -630,8 +652,8 @@ def _families() -> dict[str, Family]:
             "grouped",
             _C.CONV_GROUPED,
             _conv_dims(
-                cin=Dim(8, 2048),
-                cout=Dim(8, 2048),
+                cin=_ch(2048),
+                cout=_ch(2048),
                 res=Dim(7, 112),
                 kh=Dim(choices=(1, 3, 5, 7), p=(0.2, 0.6, 0.1, 0.1)),
                 kw=_ONE,
@@ -742,7 +764,7 @@ def _families() -> dict[str, Family]:
         Family(
             "slice",
             _C.DATA_MOVEMENT,
-            {"c": Dim(8, 2048), "r": Dim(7, 112), "m": Dim(choices=sw.SLICE_MODES)},
+            {"c": _ch(2048), "r": Dim(7, 112), "m": Dim(choices=sw.SLICE_MODES)},
             _slice_repair,
             _slice_cost,
             lambda name, p: sw.slice_model(name, _i(p, "c"), _i(p, "r"), _s(p, "m")),
@@ -753,7 +775,7 @@ def _families() -> dict[str, Family]:
             "pad",
             _C.DATA_MOVEMENT,
             {
-                "c": Dim(8, 1024),
+                "c": _ch(1024),
                 "r": Dim(7, 112),
                 "p": Dim(1, 3, log=False),
                 "m": Dim(choices=sw.PAD_MODES, p=(0.7, 0.2, 0.1)),
@@ -768,9 +790,9 @@ def _families() -> dict[str, Family]:
             _C.DATA_MOVEMENT,
             {
                 "f": Dim(choices=tuple(TRANSPOSES)),
-                "x": Dim(8, 2048),
+                "x": _ch(2048),
                 "y": Dim(4, 224),
-                "z": Dim(8, 1024),
+                "z": _ch(1024),
             },
             _transpose_repair,
             _transpose_cost,
@@ -781,7 +803,7 @@ def _families() -> dict[str, Family]:
         Family(
             "resize",
             _C.DATA_MOVEMENT,
-            {"c": Dim(8, 512), "r": Dim(7, 112), "m": Dim(choices=("nearest", "linear"))},
+            {"c": _ch(512), "r": Dim(7, 112), "m": Dim(choices=("nearest", "linear"))},
             _keep,
             _resize_cost,
             lambda name, p: sw.resize_model(name, _i(p, "c"), _i(p, "r"), _s(p, "m")),
@@ -802,7 +824,7 @@ def _families() -> dict[str, Family]:
             _C.POOLING,
             {
                 "o": Dim(choices=("max", "avg"), p=(0.6, 0.4)),
-                "c": Dim(8, 2048),
+                "c": _ch(2048),
                 "r": Dim(7, 224),
                 "k": Dim(2, 7, log=False),
                 "s": Dim(choices=(1, 2, 3), p=(0.3, 0.6, 0.1)),
@@ -815,7 +837,7 @@ def _families() -> dict[str, Family]:
         Family(
             "global",
             _C.POOLING,
-            {"o": Dim(choices=("avg", "max"), p=(0.8, 0.2)), "c": Dim(8, 4096), "r": Dim(4, 112)},
+            {"o": Dim(choices=("avg", "max"), p=(0.8, 0.2)), "c": _ch(4096), "r": Dim(4, 112)},
             _keep,
             _gpool_cost,
             _gpool_build,
@@ -824,7 +846,7 @@ def _families() -> dict[str, Family]:
         Family(
             "batchnorm",
             _C.NORMALIZATION,
-            {"c": Dim(8, 2048), "r": Dim(4, 224)},
+            {"c": _ch(2048), "r": Dim(4, 224)},
             _keep,
             _chw_cost(2.0),
             lambda name, p: sw.batchnorm_model(name, _i(p, "c"), _i(p, "r")),
@@ -842,7 +864,7 @@ def _families() -> dict[str, Family]:
         Family(
             "groupnorm",
             _C.NORMALIZATION,
-            {"c": Dim(8, 1024), "r": Dim(4, 128), "g": Dim(choices=(1, 2, 4, 8, 16, 32))},
+            {"c": _ch(1024), "r": Dim(4, 128), "g": Dim(choices=(1, 2, 4, 8, 16, 32))},
             _gn_repair,
             _chw_cost(8.0),
             lambda name, p: sw.groupnorm_model(name, _i(p, "c"), _i(p, "r"), _i(p, "g")),
@@ -855,7 +877,7 @@ def _families() -> dict[str, Family]:
             {
                 "o": _BIN_OPS,
                 "f": Dim(choices=sw.BROADCASTS, p=(0.4, 0.35, 0.15, 0.1)),
-                "c": Dim(8, 2048),
+                "c": _ch(2048),
                 "r": Dim(4, 224),
             },
             _keep,
@@ -869,7 +891,7 @@ def _families() -> dict[str, Family]:
         Family(
             "activation",
             _C.ELEMENTWISE,
-            {"o": Dim(choices=ACTIVATIONS), "c": Dim(8, 2048), "r": Dim(4, 224)},
+            {"o": Dim(choices=ACTIVATIONS), "c": _ch(2048), "r": Dim(4, 224)},
             _keep,
             _chw_cost(4.0),
             _act_build,
@@ -878,7 +900,7 @@ def _families() -> dict[str, Family]:
         Family(
             "softmax",
             _C.REDUCTION,
-            {"t": Dim(1, 8192), "w": Dim(8, 4096)},
+            {"t": Dim(1, 8192), "w": _ch(4096)},
             _keep,
             _rows_cost(5.0),
             lambda name, p: sw.unary_model(name, "Softmax", (1, _i(p, "t"), _i(p, "w")), axis=-1),
@@ -887,7 +909,7 @@ def _families() -> dict[str, Family]:
         Family(
             "reducemean",
             _C.REDUCTION,
-            {"t": Dim(1, 8192), "w": Dim(8, 4096)},
+            {"t": Dim(1, 8192), "w": _ch(4096)},
             _keep,
             _rows_cost(1.0),
             lambda name, p: sw.reduce_model(name, _i(p, "t"), _i(p, "w")),
@@ -1003,6 +1025,13 @@ def _accepted(
             continue
         seen.add(case.name)
         yield case
+
+
+def sample_family(
+    fam: Family, n: int, rng: np.random.Generator, limits: Limits | None = None
+) -> list[SweepCase]:
+    """Up to ``n`` distinct accepted cases of the family ``fam`` (a custom one included)."""
+    return list(itertools.islice(_accepted(fam, rng, limits or Limits(), 2000 * max(n, 1)), n))
 
 
 def sample_cases(

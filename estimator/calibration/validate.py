@@ -123,13 +123,41 @@ def leave_one_out(
     *,
     opts: FitOptions | None = None,
     use_gap: bool = True,
+    kernel_model: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> list[ModelResult]:
-    """Predict each model from a calibration that excludes it (kernels and whole run).
+    """Predict each model from a calibration that excludes it (kernels and whole run)."""
+    return leave_one_group_out(
+        sweep_points,
+        models,
+        [m.name for m in models],
+        hw,
+        threads,
+        opts=opts,
+        use_gap=use_gap,
+        kernel_model=kernel_model,
+        progress=progress,
+    )
 
-    The interval of model i uses a ``device_sigma`` from the held-out errors of the *other*
-    models (what :func:`calibrate.held_out_residuals` gives the shipped profile), so neither its
-    centre nor its width has seen model i's measurement."""
+
+def leave_one_group_out(
+    sweep_points: Sequence[KernelPoint],
+    models: Sequence[WholeModel],
+    groups: Sequence[str],
+    hw: Hardware,
+    threads: int,
+    *,
+    opts: FitOptions | None = None,
+    use_gap: bool = True,
+    kernel_model: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> list[ModelResult]:
+    """Predict each model from a calibration that excludes its whole group (e.g. its family of
+    architectures): none of the group's kernels or whole runs take part in the fit.
+
+    The interval of a model uses a ``device_sigma`` from the held-out errors of the models of
+    the *other* groups (as :func:`calibrate.held_out_residuals` gives the shipped profile), so
+    neither its centre nor its width has seen its group's measurements."""
     pts = list(sweep_points)
     for m in models:
         if m.attribution is not None:
@@ -142,12 +170,21 @@ def leave_one_out(
             )
 
     total, kv = held_out_predictions(
-        pts, models, hw, threads, opts=opts, use_gap=use_gap, progress=report
+        pts,
+        models,
+        hw,
+        threads,
+        groups=groups,
+        opts=opts,
+        use_gap=use_gap,
+        kernel_model=kernel_model,
+        progress=report,
     )
     r, rel = log_errors(models, total, kv)
+    labels = np.asarray(list(groups))
     out: list[ModelResult] = []
     for i, held in enumerate(models):
-        rest = np.arange(len(models)) != i
+        rest = labels != labels[i]
         sigma = scatter_sigma(r[rest], rel[rest], int(rest.sum()))
         lo, hi = interval(total[i : i + 1], kv[i : i + 1], sigma)
         out.append(

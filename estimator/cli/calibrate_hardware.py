@@ -55,9 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="reduced sweep grid and zoo subset")
     p.add_argument("--zoo", default=None, help="zoo models (default: all; --quick: 4 small ones)")
     p.add_argument("--no-measure", action="store_true", help="fit what the store already holds")
-    p.add_argument("--whole", default="auto", choices=("auto", "median", "cpu", "p10"),
-                   help="whole-run figure for the gap and device_sigma; auto: thread CPU time "
-                        "at 1 thread, p10 wall time otherwise")  # fmt: skip
+    p.add_argument("--whole", default="median", choices=("median", "auto", "cpu", "p10"),
+                   help="whole-run figure for the gap and device_sigma (default median, what "
+                        "estimates predict; auto: thread CPU time at 1 thread, p10 wall time "
+                        "otherwise)")  # fmt: skip
+    p.add_argument("--sample-budget", type=float, default=None, metavar="SECONDS",
+                   help="measurement time per thread count for kernels sampled over each "
+                        "category's shape space (default %(default)s: the pipeline's, 0: grid "
+                        "only)")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampled kernels")
     p.add_argument("--out", type=Path, help="folder or file to write (default: the device's)")
     p.add_argument("--note", default="", help="audit note")
     p.add_argument("--gap", action="store_true", help=GAP_HELP)
@@ -125,6 +131,8 @@ def _kernel_by_kernel(args: argparse.Namespace) -> int:
         note=args.note,
         use_gap=args.gap,
         passes=args.passes,
+        **({} if args.sample_budget is None else {"sample_s": args.sample_budget}),
+        seed=args.seed,
         progress=progress_line,
         progress_bar=True,
     )

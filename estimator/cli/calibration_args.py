@@ -41,8 +41,9 @@ def add_common(p: argparse.ArgumentParser, hw: bool = True) -> None:
     if hw:
         p.add_argument("--hw", required=True, help="registry device name, or 'host'")
         p.add_argument("--registry", help="extra registry folder(s) searched first")
-        p.add_argument("--kernel-stat", default="p10", choices=("p10", "median"),
-                       help="per-kernel time over the profiled runs (default p10)")  # fmt: skip
+        p.add_argument("--kernel-stat", default="median", choices=("median", "p10"),
+                       help="per-kernel time over the profiled runs (default median, the "
+                            "statistic estimates predict)")  # fmt: skip
     p.add_argument("--db", help="results store (default: measure-latency's store)")
     p.add_argument("--threads", default="1", help="intra-op threads, e.g. 1 or 1,2")
     add_debug(p)

@@ -39,13 +39,15 @@ class KernelSet:
         )
 
 
-_KEY_COLS = 5
-
-
 def _kernel_keys(k: KernelArrays) -> np.ndarray:
-    return np.column_stack(
-        [k.flops, k.bytes, k.working_set, k.category.astype(np.float64), k.dtype]
-    ).astype(np.float64)
+    """Everything that sets a kernel's time: size, memory level, category, dtype, the learned
+    correction and the shape features it is predicted from."""
+    cols = [k.flops, k.bytes, k.working_set, k.category, k.dtype, k.corr, k.corr_sd]
+    keys = np.column_stack([np.asarray(c, dtype=np.float64) for c in cols])
+    if k.features is not None:
+        # NaN marks a feature that does not apply: a fixed stand-in keeps equal rows equal
+        keys = np.column_stack([keys, np.nan_to_num(k.features, nan=-1e300)])
+    return keys
 
 
 def kernel_set_from_arrays(names: Sequence[str], parts: Sequence[KernelArrays]) -> KernelSet:
@@ -57,12 +59,11 @@ def kernel_set_from_arrays(names: Sequence[str], parts: Sequence[KernelArrays]) 
     if len(allk):
         uniq, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     else:
-        uniq, first, inverse = np.zeros((0, _KEY_COLS)), np.zeros(0, int), np.zeros(0, int)
+        uniq, first, inverse = np.zeros((0, keys.shape[1])), np.zeros(0, int), np.zeros(0, int)
     inverse = np.asarray(inverse).reshape(-1)
     rows = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
     counts = sp.csr_matrix((np.ones(len(rows)), (rows, inverse)), shape=(len(parts), uniq.shape[0]))
-    cols = allk.columns()
-    kernels = KernelArrays(*(np.ascontiguousarray(c[first]) for c in cols))
+    kernels = allk.take(np.asarray(first, dtype=np.int64))
     return KernelSet(tuple(names), kernels, counts)
 
 

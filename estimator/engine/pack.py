@@ -31,7 +31,10 @@ class KernelArrays:
     """Struct-of-arrays description of kernels (one model, or many back to back).
 
     log10 of FLOPs and bytes are stored, not recomputed per device: they are properties of the
-    kernel, and log10 dominates the engine's per-kernel cost otherwise.
+    kernel, and log10 dominates the engine's per-kernel cost otherwise. ``corr`` and ``corr_sd``
+    carry a device's learned shape correction (``t = t_roofline * corr``, with ``corr_sd`` the sd
+    of its log error; 1 and 0 where none applies); ``features`` the kernels' shape features the
+    correction is predicted from (``estimator.kernelmodel.features``), None when unknown.
     """
 
     flops: NDArray[np.float64]
@@ -41,6 +44,9 @@ class KernelArrays:
     working_set: NDArray[np.float64]
     category: NDArray[np.int32]
     dtype: NDArray[np.int32]
+    corr: NDArray[np.float64]
+    corr_sd: NDArray[np.float64]
+    features: NDArray[np.float64] | None = None
 
     @classmethod
     def build(
@@ -50,12 +56,18 @@ class KernelArrays:
         working_set: ArrayLike,
         category: ArrayLike,
         dtype: ArrayLike,
+        *,
+        features: ArrayLike | None = None,
     ) -> KernelArrays:
         f = np.ascontiguousarray(flops, dtype=np.float64)
         b = np.ascontiguousarray(bytes_, dtype=np.float64)
         with np.errstate(divide="ignore"):
             lf = np.where(f > 0, np.log10(np.where(f > 0, f, 1.0)), 0.0)
             lb = np.where(b > 0, np.log10(np.where(b > 0, b, 1.0)), 0.0)
+        feats = None
+        if features is not None:
+            feats = np.ascontiguousarray(features, dtype=np.float64).reshape(f.shape[0], -1)
+            feats.setflags(write=False)
         out = cls(
             f,
             b,
@@ -64,6 +76,9 @@ class KernelArrays:
             np.ascontiguousarray(working_set, dtype=np.float64),
             np.ascontiguousarray(category, dtype=np.int32),
             np.ascontiguousarray(dtype, dtype=np.int32),
+            np.ones(f.shape[0]),
+            np.zeros(f.shape[0]),
+            feats,
         )
         for a in out.columns():
             a.setflags(write=False)
@@ -74,8 +89,23 @@ class KernelArrays:
         if not parts:
             return cls.build([], [], [], [], [])
         cols = [np.concatenate(c) for c in zip(*(p.columns() for p in parts), strict=True)]
-        out = cls(*cols)
-        return out
+        full = [p for p in parts if len(p)]
+        feats = None
+        if full and all(p.features is not None for p in full) and len(set(map(_width, full))) == 1:
+            feats = np.concatenate([p.features for p in full if p.features is not None])
+        return _from_columns(cols, feats)
+
+    def take(self, idx: NDArray[np.int64]) -> KernelArrays:
+        """The kernels at ``idx``, in that order."""
+        cols = [np.ascontiguousarray(c[idx]) for c in self.columns()]
+        feats = None if self.features is None else np.ascontiguousarray(self.features[idx])
+        return _from_columns(cols, feats)
+
+    def with_columns(self, **cols: NDArray[Any]) -> KernelArrays:
+        """A copy with some columns replaced (e.g. ``dtype``, ``corr``, ``corr_sd``)."""
+        from dataclasses import replace
+
+        return replace(self, **cols)
 
     def __len__(self) -> int:
         return int(self.flops.shape[0])
@@ -90,7 +120,20 @@ class KernelArrays:
             self.working_set,
             self.category,
             self.dtype,
+            self.corr,
+            self.corr_sd,
         )
+
+
+def _from_columns(
+    cols: Sequence[NDArray[Any]], features: NDArray[np.float64] | None
+) -> KernelArrays:
+    f, b, lf, lb, ws, cat, dt, corr, csd = cols
+    return KernelArrays(f, b, lf, lb, ws, cat, dt, corr, csd, features)
+
+
+def _width(k: KernelArrays) -> int:
+    return -1 if k.features is None else int(k.features.shape[1])
 
 
 @dataclass(frozen=True, slots=True)

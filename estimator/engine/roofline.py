@@ -122,7 +122,7 @@ def _terms(
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _one(
-    f, b, lf, lb, ws, c, d,
+    f, b, lf, lb, ws, c, d, corr, csd,
     peak, level_size, level_bw, dram_bw,
     c_knots, c_mean, c_std, c_len, c_inv,
     m_knots, m_mean, m_std, m_len, m_inv, ovh_mean, ovh_std,
@@ -135,11 +135,16 @@ def _one(
     )  # fmt: skip
     t, bound = _combine(tc, tm, o)
     s = sc if tc > tm else sm
-    return t, s * s + so * so, bound
+    var = s * s + so * so
+    # A learned shape correction scales the kernel; where it carries its own predictive sd, that
+    # sd (of the log time) replaces the curves' spread, which it was fitted to explain.
+    t = t * corr
+    var = (t * csd) ** 2 if csd > 0.0 else var * corr * corr
+    return t, var, bound
 
 
 def _kernel_times(
-    flops, bytes_, log_flops, log_bytes, ws, cat, dt,
+    flops, bytes_, log_flops, log_bytes, ws, cat, dt, corr, csd,
     peak, level_size, level_bw, dram_bw,
     c_knots, c_mean, c_std, c_len, c_inv,
     m_knots, m_mean, m_std, m_len, m_inv, ovh_mean, ovh_std,
@@ -154,7 +159,7 @@ def _kernel_times(
     bound = np.empty(n, dtype=np.int8)
     for k in prange(n):
         t[k], v[k], bound[k] = _one(
-            flops[k], bytes_[k], log_flops[k], log_bytes[k], ws[k], cat[k], dt[k],
+            flops[k], bytes_[k], log_flops[k], log_bytes[k], ws[k], cat[k], dt[k], corr[k], csd[k],
             peak, level_size, level_bw, dram_bw,
             c_knots, c_mean, c_std, c_len, c_inv,
             m_knots, m_mean, m_std, m_len, m_inv, ovh_mean, ovh_std,
@@ -163,7 +168,7 @@ def _kernel_times(
 
 
 def _model_totals(
-    offsets, flops, bytes_, log_flops, log_bytes, ws, cat, dt,
+    offsets, flops, bytes_, log_flops, log_bytes, ws, cat, dt, corr, csd,
     peak, level_size, level_bw, dram_bw,
     c_knots, c_mean, c_std, c_len, c_inv,
     m_knots, m_mean, m_std, m_len, m_inv, ovh_mean, ovh_std,
@@ -182,6 +187,7 @@ def _model_totals(
         for k in range(offsets[i], offsets[i + 1]):
             t, v, _ = _one(
                 flops[k], bytes_[k], log_flops[k], log_bytes[k], ws[k], cat[k], dt[k],
+                corr[k], csd[k],
                 peak, level_size, level_bw, dram_bw,
                 c_knots, c_mean, c_std, c_len, c_inv,
                 m_knots, m_mean, m_std, m_len, m_inv, ovh_mean, ovh_std,
@@ -249,7 +255,7 @@ def run_models(
 
 @njit(cache=True, error_model="numpy")
 def _kernel_terms(
-    flops, bytes_, log_flops, log_bytes, ws, cat, dt,
+    flops, bytes_, log_flops, log_bytes, ws, cat, dt, corr, csd,
     peak, level_size, level_bw, dram_bw,
     c_knots, c_mean, c_std, c_len, c_inv,
     m_knots, m_mean, m_std, m_len, m_inv, ovh_mean, ovh_std,

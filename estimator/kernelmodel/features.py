@@ -31,7 +31,7 @@ from estimator.partition.kernel import Kernel
 from estimator.registry.models import KernelCategory
 
 #: Bump whenever a feature is added, removed, reordered or redefined.
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 
 FEATURE_NAMES: tuple[str, ...] = (
     # every kernel
@@ -61,6 +61,13 @@ FEATURE_NAMES: tuple[str, ...] = (
     "conv_log10_out_hw",
     "conv_is_depthwise",
     "conv_is_pointwise",
+    # channel counts' alignment: log2 of the largest power of two dividing them (capped at 6).
+    # Runtimes take blocked SIMD paths (onnxruntime's NCHWc: blocks of 8 or 16 channels) only
+    # for aligned channel counts; an unaligned depthwise conv can run 10x slower.
+    "conv_cin_align",
+    "conv_cout_align",
+    "conv_group_width_align",  # of channels per group
+    "conv_out_w",  # innermost output extent: the vectorized loop of NCHW kernels
     # GEMM / MatMul
     "gemm_m",  # rows of the activation per batch item (all leading dims when B is a 2-D weight)
     "gemm_n",
@@ -68,6 +75,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "gemm_batch",  # broadcast batch count (1 when A's leading dims are flattened into M)
     "gemm_weight_const",  # 1 when B is a constant initializer
     "gemm_log10_weight_bytes",  # bytes of the B operand
+    "gemm_n_align",  # alignment (as for convs) of N and K: packed GEMM panels are 16 wide
+    "gemm_k_align",
     # pooling
     "pool_window",  # window elements (global: the whole spatial extent)
     "pool_stride",  # largest stride (NaN for global pools)
@@ -81,6 +90,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "dm_n_outputs",  # outputs of the anchor
     "dm_elements_moved",  # output elements of the anchor (all outputs of a Split)
     "dm_contiguous_run",  # innermost contiguous run in elements, where derivable
+    "dm_run_align",  # alignment of that run
     # normalization and reduction
     "norm_rows",  # independent rows normalized (or reduced)
     "norm_width",  # elements per row: the normalized / reduced axes' size
@@ -127,6 +137,18 @@ _POOL = (OpType.MAX_POOL, OpType.AVERAGE_POOL)
 _GLOBAL_POOL = (OpType.GLOBAL_AVERAGE_POOL, OpType.GLOBAL_MAX_POOL)
 _ROW_NORMS = (OpType.LAYER_NORM, OpType.RMS_NORM)
 _CHANNEL_NORMS = (OpType.BATCH_NORM, OpType.INSTANCE_NORM)
+
+
+#: Alignment features stop here: 2^6 = 64 elements is beyond every SIMD block in use.
+_ALIGN_CAP = 6
+
+
+def align(n: float) -> float:
+    """log2 of the largest power of two dividing ``n`` (capped at 6); NaN for 0 or non-integers."""
+    if n <= 0 or n != int(n):
+        return _NAN
+    v = int(n)
+    return float(min((v & -v).bit_length() - 1, _ALIGN_CAP))
 
 
 def _log10(x: float) -> float:
@@ -197,6 +219,7 @@ def _row(k: Kernel, members: Sequence[Node]) -> list[float]:
         run = contiguous_run(anchor)
         if run is not None:
             put("dm_contiguous_run", run)
+            put("dm_run_align", align(run))
     if cat in (KernelCategory.NORMALIZATION, KernelCategory.REDUCTION):
         rw = rows_width(anchor)
         if rw is not None:
@@ -226,6 +249,10 @@ def _conv(node: Node, put: _Put) -> None:
     put("conv_log10_out_hw", _log10(out_hw))
     put("conv_is_depthwise", int(group > 1 and group == cin and cout % cin == 0))
     put("conv_is_pointwise", int(group == 1 and all(int(s) == 1 for s in kernel)))
+    put("conv_cin_align", align(cin))
+    put("conv_cout_align", align(cout))
+    put("conv_group_width_align", align(cin / group))
+    put("conv_out_w", y.shape[-1] if y.rank > 2 else 1)
 
 
 def _gemm(node: Node, put: _Put) -> None:
@@ -254,6 +281,8 @@ def _gemm(node: Node, put: _Put) -> None:
     put("gemm_batch", batch)
     put("gemm_weight_const", int(b.is_const))
     put("gemm_log10_weight_bytes", _log10(b.nbytes))
+    put("gemm_n_align", align(n))
+    put("gemm_k_align", align(k))
 
 
 def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:

@@ -419,3 +419,42 @@ def load_device_kernel_model(
     if stamp is None:
         return None
     return _parse(str(path.resolve()), stamp)
+
+
+def kernel_model_file(runtime: str, threads: int | None) -> str:
+    """File name of the kernel model fitted for ``runtime`` at ``threads`` (one per profile)."""
+    return f"kernel_model.{runtime}.t{threads if threads is not None else 'any'}.json"
+
+
+@lru_cache(maxsize=64)
+def _sha256(path: str, _stamp: tuple[int, int]) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a kernel-model file (cached by path and stamp): what a profile records."""
+    p = Path(path).resolve()
+    return _sha256(str(p), _stamp(p))
+
+
+def load_profile_kernel_model(
+    folder: str | os.PathLike[str] | None, name: str | None, sha256: str | None
+) -> KernelModel | None:
+    """The kernel model a profile was fitted with (``provenance.kernel_model`` in ``folder``),
+    checked against the sha256 it recorded; None when the profile names none. A missing or
+    changed file is a RegistryError: its curves were fitted to be corrected by that model."""
+    if name is None:
+        return None
+    if folder is None:
+        raise RegistryError(f"profile names kernel model {name!r} but its device has no folder")
+    path = Path(folder) / name
+    if _stamp_or_none(path) is None:
+        raise RegistryError(f"{path}: kernel model named by the efficiency profile is missing")
+    if sha256 is not None and file_sha256(path) != sha256:
+        raise RegistryError(
+            f"{path}: changed since the efficiency profile was fitted with it (sha256 differs); "
+            "recalibrate the device"
+        )
+    return load_kernel_model(path)

@@ -73,6 +73,8 @@ class KernelPlan:
     kernels: list[Kernel]
     #: Nodes that run no kernel (views, ops the runtime drops): name -> op.
     skipped: dict[str, str] = field(default_factory=dict)
+    #: Shape features per kernel (``estimator.kernelmodel.features``), None when not computed.
+    features: NDArray[np.float64] | None = None
     #: Engine columns, built once.
     arrays: KernelArrays = field(init=False)
     #: Engine columns under devices' own elementary-work tables, keyed by the table's items.
@@ -89,6 +91,7 @@ class KernelPlan:
             np.fromiter((k.working_set_bytes for k in ks), np.float64, n),
             np.fromiter((CATEGORY_INDEX[k.category] for k in ks), np.int32, n),
             np.fromiter((DTYPE_INDEX[dtype_key(k.dtype)] for k in ks), np.int32, n),
+            features=self.features,
         )
 
     def arrays_for(self, table: Mapping[str, float] | None) -> KernelArrays:
@@ -101,7 +104,9 @@ class KernelPlan:
             a = self.arrays
             work = [k.work_on(table) for k in self.kernels]
             flops = [k.flops if w is None else w for k, w in zip(self.kernels, work, strict=True)]
-            hit = KernelArrays.build(flops, a.bytes, a.working_set, a.category, a.dtype)
+            hit = KernelArrays.build(
+                flops, a.bytes, a.working_set, a.category, a.dtype, features=a.features
+            )
             self._device_arrays[key] = hit
         return hit
 

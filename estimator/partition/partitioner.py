@@ -122,7 +122,12 @@ def partition(
             _with_work(k, g, grp, rules.elementary_work)
             for k, grp in zip(kernels, groups, strict=True)
         ]
-    return KernelPlan(graph.name, rules.runtime, kernels, skipped=g.skipped)
+    # Shape features (groups, channels, kernel, M/N/K, ...) travel with the plan, so a device's
+    # learned shape correction can be applied wherever the plan goes (estimates, sets, fits).
+    from estimator.kernelmodel.features import kernel_features
+
+    feats = kernel_features(graph, kernels)
+    return KernelPlan(graph.name, rules.runtime, kernels, skipped=g.skipped, features=feats)
 
 
 def _with_work(k: Kernel, g: _Graph, grp: _Group, table: Mapping[str, float]) -> Kernel:

@@ -8,6 +8,7 @@ Models are frozen because the loader caches and shares them between estimates.
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -281,6 +282,10 @@ class Provenance(_Frozen):
     #: What NAS-Bench-201 arch strings meant in the measurements a profile was fitted on
     #: (``reference`` or ``pruned``); None when none were NAS-Bench-201 networks.
     nb201_semantics: Literal["reference", "pruned"] | None = None
+    #: File (next to hardware.json) of the learned shape correction the curves were fitted with,
+    #: and its sha256: the two are one model, so a changed file is refused.
+    kernel_model: str | None = None
+    kernel_model_sha256: str | None = None
 
     @field_validator("machine_fingerprint", mode="before")
     @classmethod
@@ -288,6 +293,35 @@ class Provenance(_Frozen):
         """Files calibrated before ``estimator.host`` carry the old key names: read them under
         the current ones (``estimator.host.LEGACY_KEYS``)."""
         return normalize_fingerprint(v) if isinstance(v, dict) else v
+
+
+class PercentileCurve(_Frozen):
+    """One run-to-run percentile over the median: ``log(p / median) = a + b * log10(median_ms)``
+    (short runs scatter more, relative to their length, than long ones)."""
+
+    a: float
+    b: float
+    #: sd of the per-network residuals of that line (log units).
+    resid_sd: float = Field(ge=0)
+
+    def at(self, median_ms: float) -> float:
+        """The percentile (ms) of runs whose median is ``median_ms`` (never below it)."""
+        if median_ms <= 0:
+            return 0.0
+        return median_ms * math.exp(max(self.a + self.b * math.log10(median_ms), 0.0))
+
+
+class Dispersion(_Frozen):
+    """Run-to-run dispersion of whole-model latency on this device and thread count, fitted on
+    the timed runs of the calibration networks: estimates predict the median and report these
+    percentiles with it."""
+
+    p90: PercentileCurve
+    p99: PercentileCurve
+    #: Networks fitted, and the fewest timed runs any of them had (a p99 of fewer than 100 runs
+    #: is an interpolation between the largest samples).
+    n_networks: int = Field(ge=1)
+    min_runs: int = Field(ge=1)
 
 
 class EfficiencyProfile(_Frozen):
@@ -300,6 +334,8 @@ class EfficiencyProfile(_Frozen):
     device_sigma: float = Field(ge=0)
     categories: dict[KernelCategory, CategoryProfile]
     provenance: Provenance
+    #: Run-to-run dispersion of whole-model latency (None: not calibrated).
+    dispersion: Dispersion | None = None
     #: Set by ``load_profile``: False when the nearest thread count (or a prior) stood in.
     threads_matched: bool = True
     #: Set by ``load_profile``: categories filled in from the device-type prior.

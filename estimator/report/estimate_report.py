@@ -74,9 +74,14 @@ def estimate_table(r: Estimate, *, top: int = 20, width: int = 120) -> str:
         f"[bold]{r.model}[/bold] on [bold]{r.hardware}[/bold] "
         f"({r.runtime}, {r.dtype}, {r.threads} threads)"
     )
+    spread = (
+        f"  runs: p90 {ms(r.p90_ms)}, p99 {ms(r.p99_ms)}"
+        if r.p90_ms is not None and r.p99_ms is not None
+        else ""
+    )
     c.print(
-        f"latency {ms(r.latency_ms)}  95% interval [{ms(r.ci95_low_ms)}, {ms(r.ci95_high_ms)}]"
-        f"  {_status(r)}"
+        f"latency (median run) {ms(r.latency_ms)}  95% interval "
+        f"[{ms(r.ci95_low_ms)}, {ms(r.ci95_high_ms)}]{spread}  {_status(r)}"
     )
     bounds = ", ".join(f"{b} {s:.0%}" for b, s in sorted(r.bound_summary.items()) if s > 0)
     c.print(

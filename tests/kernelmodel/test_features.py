@@ -48,7 +48,7 @@ def _nan(f: dict[str, float], prefixes: tuple[str, ...]) -> None:
 
 
 def test_schema_is_fixed() -> None:
-    assert FEATURE_VERSION == 1
+    assert FEATURE_VERSION == 2
     assert len(FEATURE_NAMES) == len(set(FEATURE_NAMES)) == N_FEATURES
     assert len(set(OP_CODES.values())) == len(OP_CODES)
     assert OP_CODES["Conv"] == 1 and OP_CODES["Gemm"] == 3 and OP_CODES["MatMul"] == 4
@@ -93,6 +93,11 @@ def test_grouped_conv() -> None:
             "conv_groups": 4,
             "conv_cin_per_group": 2,
             "conv_cout_per_group": 4,
+            # 8 = 2^3, 16 = 2^4, 2 channels per group = 2^1; output width 5
+            "conv_cin_align": 3,
+            "conv_cout_align": 4,
+            "conv_group_width_align": 1,
+            "conv_out_w": 5,
             "conv_kernel_hw": 9,
             "conv_stride": 2,
             "conv_dilation": 1,
@@ -316,3 +321,10 @@ def test_every_category_has_generic_features() -> None:
     assert (sm[FEATURE_INDEX["norm_rows"]], sm[FEATURE_INDEX["norm_width"]]) == (36, 4)
     assert feats[2][FEATURE_INDEX["dm_contiguous_run"]] == 1  # channels-last transpose
     assert feats[4][FEATURE_INDEX["op_code"]] == 0  # unknown op
+
+
+def test_alignment_is_the_power_of_two_dividing_a_count() -> None:
+    from estimator.kernelmodel.features import align
+
+    assert [align(v) for v in (1, 2, 12, 16, 48, 1238, 4096)] == [0, 1, 2, 4, 4, 1, 6]
+    assert math.isnan(align(0)) and math.isnan(align(2.5))
