@@ -53,6 +53,10 @@ class DeviceContext:
     arrays: DeviceArrays
     #: The device's learned shape correction for this profile; None: curves only.
     kernel_model: KernelModel | None = None
+    #: The runtime's blocked-layout block on this device (onnxruntime's NCHWc), whose reorders
+    #: are kernels of every plan estimated here; None: not modeled (the runtime has no such
+    #: layout, the device's SIMD width is unknown, or its calibration was fitted without them).
+    nchwc_block: int | None = None
 
     @property
     def device_sigma(self) -> float:
@@ -140,6 +144,11 @@ def device_context(
         elementary=table,
         arrays=pack_device(device, prof, n),
         kernel_model=model,
+        nchwc_block=(
+            rules.nchwc_block(device.simd_bits)
+            if not prof.calibrated or prof.provenance.layout_reorders
+            else None
+        ),
     )
     _CACHE[ck] = (parts, ctx)
     while len(_CACHE) > _CACHE_SIZE:

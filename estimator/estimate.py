@@ -39,7 +39,8 @@ _S_TO_MS = 1e3
 #: Effects no estimate includes; every report lists them.
 NOT_MODELED: tuple[str, ...] = (
     "session creation, first-run warm-up and memory allocation",
-    "input/output copies and layout reorders between kernels",
+    "input/output copies between kernels",
+    "layout reorders between kernels",
     "inter-op parallelism: kernels are assumed to run one after another",
     "thermal or power throttling and other processes sharing the device",
 )
@@ -133,7 +134,7 @@ class BatchEstimate:
     calibrated: bool
 
 
-_PREPARED: OrderedDict[tuple[int, str, bool], tuple[Graph, Prepared]] = OrderedDict()
+_PREPARED: OrderedDict[tuple[int, str, bool, int | None], tuple[Graph, Prepared]] = OrderedDict()
 _CACHE_SIZE = 64
 
 
@@ -159,21 +160,24 @@ def prepare(
     example_inputs: Any = None,
     strict: bool = False,
     semantics: str = DEFAULT_SEMANTICS,
+    nchwc_block: int | None = None,
 ) -> Prepared:
     """Load, cost and partition ``model`` for ``runtime``; cached for Graph objects.
 
     ``semantics`` says what a NAS-Bench-201 arch string means (``reference``, the default, or
-    ``pruned``: :mod:`estimator.zoo.nb201_reference`). The cache is keyed by the Graph's
-    identity: a Graph mutated in place after an estimate needs :func:`clear_caches`.
+    ``pruned``: :mod:`estimator.zoo.nb201_reference`). ``nchwc_block``: the device's blocked
+    layout (``DeviceContext.nchwc_block``), whose reorders become kernels. The cache is keyed by
+    the Graph's identity: a Graph mutated in place after an estimate needs :func:`clear_caches`.
     """
     canon = load_rules(runtime).runtime
     if isinstance(model, Prepared):
-        if model.plan.runtime == canon:
+        if model.plan.runtime == canon and model.plan.nchwc_block == nchwc_block:
             return model
         costs = {nc.node.name: nc.cost for nc in model.cost.nodes}
-        return Prepared(model.graph, model.cost, partition(model.graph, canon, costs=costs))
+        plan = partition(model.graph, canon, costs=costs, nchwc_block=nchwc_block)
+        return Prepared(model.graph, model.cost, plan)
     if isinstance(model, Graph):
-        key = (id(model), canon, strict)
+        key = (id(model), canon, strict, nchwc_block)
         hit = _PREPARED.get(key)
         if hit is not None and hit[0] is model:
             _PREPARED.move_to_end(key)
@@ -186,10 +190,11 @@ def prepare(
         semantics=semantics,
     )
     cost = analyze_graph(graph, strict=strict)
-    plan = partition(graph, canon, costs={nc.node.name: nc.cost for nc in cost.nodes})
+    costs = {nc.node.name: nc.cost for nc in cost.nodes}
+    plan = partition(graph, canon, costs=costs, nchwc_block=nchwc_block)
     prepared = Prepared(graph, cost, plan)
     if isinstance(model, Graph):
-        _remember(_PREPARED, (id(model), canon, strict), (model, prepared))
+        _remember(_PREPARED, (id(model), canon, strict, nchwc_block), (model, prepared))
     return prepared
 
 
@@ -245,6 +250,7 @@ def estimate(
         example_inputs=example_inputs,
         strict=strict,
         semantics=semantics,
+        nchwc_block=ctx.nchwc_block,
     )
     return _estimate(prep, ctx)
 
@@ -358,7 +364,8 @@ def _notes(ctx: DeviceContext, prep: Prepared) -> tuple[str, ...]:
             f"use {ctx.dtype}, bytes use the graph's element sizes"
         )
     notes.append(f"fusion rules: {ctx.rules_provenance.get('verified_with', 'unverified')}")
-    notes.append("not modeled: " + "; ".join(NOT_MODELED))
+    missing = [m for m in NOT_MODELED if not (ctx.nchwc_block and m.startswith("layout reorders"))]
+    notes.append("not modeled: " + "; ".join(missing))
     return tuple(notes)
 
 
@@ -387,9 +394,16 @@ def estimate_many(
         if isinstance(m, KernelPlan):
             plans.append(m)
         elif isinstance(m, Prepared):
-            plans.append(prepare(m, runtime=ctx.runtime).plan)
+            plans.append(prepare(m, runtime=ctx.runtime, nchwc_block=ctx.nchwc_block).plan)
         else:
-            prep = prepare(m, runtime=ctx.runtime, batch=batch, strict=strict, semantics=semantics)
+            prep = prepare(
+                m,
+                runtime=ctx.runtime,
+                batch=batch,
+                strict=strict,
+                semantics=semantics,
+                nchwc_block=ctx.nchwc_block,
+            )
             plans.append(prep.plan)
     totals = predict_models(plans, ctx)
     lo, hi = totals.interval()

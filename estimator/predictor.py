@@ -140,6 +140,11 @@ def kernel_arrays(plan: KernelPlan, ctx: DeviceContext) -> KernelArrays:
             f"{plan.graph_name}: kernels were partitioned for {plan.runtime}, the device context "
             f"is for {ctx.runtime}"
         )
+    if plan.nchwc_block != ctx.nchwc_block:
+        raise InputError(
+            f"{plan.graph_name}: kernels were partitioned for blocked layout {plan.nchwc_block}, "
+            f"the device uses {ctx.nchwc_block} (partition with nchwc_block=ctx.nchwc_block)"
+        )
     return device_columns(plan.arrays_for(ctx.elementary), ctx)
 
 

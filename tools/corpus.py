@@ -255,7 +255,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     out: dict[str, Any] = {"hardware": hw.id, "threads": {}}
     for th in _ints(args.threads, "--threads"):
         t0 = time.perf_counter()
-        ds = load_dataset(Path(args.db), hw, th, statistic=args.kernel_stat, whole=args.whole)
+        ds = load_dataset(
+            Path(args.db), hw, th, statistic=args.kernel_stat, whole=args.whole, corpus=True
+        )
         if len(ds.models) < 3:
             raise InputError(f"need >= 3 measured networks at threads={th} in {args.db}")
         macs = [float(sum(k.macs for k in m.plan.kernels)) for m in ds.models]

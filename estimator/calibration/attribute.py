@@ -85,14 +85,15 @@ class Attribution:
 
 
 @lru_cache(maxsize=64)
-def _prepared(path: str, mtime_ns: int) -> Prepared:
-    return prepare(load_onnx(path), runtime=PARTITION_RUNTIME)
+def _prepared(path: str, mtime_ns: int, nchwc_block: int | None) -> Prepared:
+    return prepare(load_onnx(path), runtime=PARTITION_RUNTIME, nchwc_block=nchwc_block)
 
 
-def prepared(path: str | Path) -> Prepared:
-    """Graph, costs and kernel plan of an ONNX file (cached by path and mtime)."""
+def prepared(path: str | Path, nchwc_block: int | None = None) -> Prepared:
+    """Graph, costs and kernel plan of an ONNX file (cached by path and mtime), partitioned
+    for the device's blocked layout ``nchwc_block`` (``DeviceContext.nchwc_block``)."""
     p = Path(path)
-    return _prepared(str(p.resolve()), p.stat().st_mtime_ns)
+    return _prepared(str(p.resolve()), p.stat().st_mtime_ns, nchwc_block)
 
 
 def roofs(hw: Hardware, profile: EfficiencyProfile, threads: int) -> tuple[float, DeviceArrays]:
@@ -138,7 +139,8 @@ def attribute(
     statistic: str = "median",
 ) -> Attribution:
     """Kernel points of one measured model (``statistic``: 'median' or 'p10' per node)."""
-    prep = prepared(run.model_path)
+    ctx = device_context(hw, runtime=PARTITION_RUNTIME, threads=threads, profile=profile)
+    prep = prepared(run.model_path, ctx.nchwc_block)
     kernels = prep.plan.kernels
     owner: dict[str, int] = {}
     for i, k in enumerate(kernels):
@@ -179,7 +181,6 @@ def attribute(
         matched += us
     # The predictor's own columns (the device's elementary-work table where it has one) and the
     # engine's roofs at efficiency 1: exactly what an estimate of this model will see.
-    ctx = device_context(hw, runtime=prep.plan.runtime, threads=threads, profile=profile)
     arr = kernel_arrays(prep.plan, ctx)
     tc0, tm0 = ideal_terms(arr, ctx.arrays)
     points = [

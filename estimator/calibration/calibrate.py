@@ -31,7 +31,7 @@ from estimator.engine.uncertainty import P95, Z95
 from estimator.errors import InputError
 from estimator.host import provenance_fingerprint
 from estimator.kernelmodel.model import KernelModel
-from estimator.partition import KernelPlan
+from estimator.partition import KernelPlan, load_rules
 from estimator.predictor import ModelTotals, predict_models
 from estimator.registry.models import (
     CategoryProfile,
@@ -74,10 +74,14 @@ class Calibration:
 
 
 def whole_model(
-    run: CalibRun, statistic: str = "median", att: Attribution | None = None
+    run: CalibRun,
+    statistic: str = "median",
+    att: Attribution | None = None,
+    nchwc_block: int | None = None,
 ) -> WholeModel:
     """``statistic``: 'median' (wall time, the default), 'p10' (wall) or 'cpu' (median thread CPU
-    time, contention-free with one intra-op thread)."""
+    time, contention-free with one intra-op thread). ``nchwc_block``: the device's blocked
+    layout, as the plan is partitioned for it."""
     figures = {"median": run.median_ms, "p10": run.p10_ms, "cpu": run.cpu_median_ms}
     if statistic not in figures:
         raise InputError(f"whole-run statistic must be one of {', '.join(figures)}")
@@ -85,7 +89,7 @@ def whole_model(
     name = run.zoo_name or run.model_name
     return WholeModel(
         name,
-        prepared(run.model_path).plan,
+        prepared(run.model_path, nchwc_block).plan,
         ms * 1e-3,
         att,
         median=run.median_ms * 1e-3,
@@ -105,6 +109,7 @@ def build_profile(
     source: str,
     runtime: str = PROFILE_RUNTIME,
     dtype: str = "fp32",
+    layout_reorders: bool = False,
 ) -> EfficiencyProfile:
     cats: dict[KernelCategory, CategoryProfile] = {}
     for cat, f in fits.items():
@@ -126,6 +131,7 @@ def build_profile(
             n_measurements=n_measurements,
             fit_r2={str(c): round(float(f.r2), 6) for c, f in fits.items() if math.isfinite(f.r2)},
             source=source,
+            layout_reorders=layout_reorders,
         ),
     )
 
@@ -146,20 +152,35 @@ def predict_totals(
 
 
 def fit_gap(
-    pred: NDArray[np.float64], count: NDArray[np.float64], meas: NDArray[np.float64]
+    pred: NDArray[np.float64],
+    count: NDArray[np.float64],
+    meas: NDArray[np.float64],
+    lowest: float = 0.0,
 ) -> float:
-    """Per-kernel time g >= 0 minimizing sum(log(meas / (pred + g * count))^2)."""
+    """Per-kernel time g >= ``lowest`` minimizing sum(log(meas / (pred + g * count))^2).
+
+    A negative g is what profiling adds to every node's time (its timestamps and events) and
+    an unprofiled whole run does not spend; ``lowest`` (minus the smallest fitted overhead)
+    keeps every overhead non-negative."""
     if pred.size == 0:
         return 0.0
-    hi = float(np.max(np.maximum(meas - pred, 0.0) / np.maximum(count, 1.0)))
-    if hi <= 0:
+    c = np.maximum(count, 1.0)
+    hi = float(np.max(np.maximum(meas - pred, 0.0) / c))
+    lo = max(lowest, float(np.max(-0.9 * pred / c)))  # a total never below a tenth
+    if hi <= lo:
         return 0.0
 
     def loss(g: float) -> float:
         return float(np.sum(np.log(meas / (pred + g * count)) ** 2))
 
-    res = optimize.minimize_scalar(loss, bounds=(0.0, hi), method="bounded")
-    g = float(res.x)
+    # in microseconds: the bounded search's tolerance is absolute (1e-5), seconds are too small
+    res = optimize.minimize_scalar(
+        lambda u: loss(u * 1e-6),
+        bounds=(min(lo, 0.0) * 1e6, max(hi, 0.0) * 1e6),
+        method="bounded",
+        options={"xatol": 1e-4},
+    )
+    g = float(res.x) * 1e-6
     return g if loss(g) < loss(0.0) else 0.0
 
 
@@ -180,8 +201,17 @@ def calibrate(
     o = opts or FitOptions()
     fits = fit_all(points, o)
     src = source or f"calibration on {hw.id}: {len(points)} kernels, {len(models)} networks"
+    # The device's layout reorders are kernels of the measured plans (load_dataset partitions
+    # them for its blocked layout), so the profile prices them and says so.
+    layout = load_rules(PROFILE_RUNTIME).nchwc_block(hw.simd_bits) is not None
     base = build_profile(
-        fits, threads=threads, device_sigma=0.0, gap_us=0.0, n_measurements=len(points), source=src
+        fits,
+        threads=threads,
+        device_sigma=0.0,
+        gap_us=0.0,
+        n_measurements=len(points),
+        source=src,
+        layout_reorders=layout,
     )
     km = (
         fit_correction(
@@ -203,7 +233,8 @@ def calibrate(
     if models and use_gap:
         pred = predict_totals(plans, hw, base, threads, km)
         meas = np.array([m.measured for m in models])
-        gap = fit_gap(pred.mean, pred.kernels.astype(np.float64), meas)
+        floor = -min((f.profile.overhead_us.mean for f in fits.values()), default=0.0) * 1e-6
+        gap = fit_gap(pred.mean, pred.kernels.astype(np.float64), meas, floor)
 
     def final(sigma: float) -> EfficiencyProfile:
         return build_profile(
@@ -213,6 +244,7 @@ def calibrate(
             gap_us=gap * 1e6,
             n_measurements=len(points) + len(models),
             source=src,
+            layout_reorders=layout,
         )
 
     if models:

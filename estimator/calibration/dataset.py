@@ -26,6 +26,9 @@ from estimator.errors import InputError
 from estimator.registry.loader import load_priors
 from estimator.registry.models import Hardware
 
+#: Name prefix (after ``zoo__``) of the generated validation corpus's networks in a store.
+CORPUS_PREFIX = "corpus-"
+
 
 def model_files(
     db: Path,
@@ -143,14 +146,23 @@ def load_dataset(
     whole: str = "median",
     models: Sequence[str] | None = None,
     pick: str = "best",
+    corpus: bool = False,
 ) -> Dataset:
     """Attributed sweeps and networks measured at ``threads`` (``models``: zoo names to keep).
 
     ``statistic`` picks the per-node time over the profiled runs: 'p10' (default; a kernel longer
     than a scheduler slice is preempted in most runs on a shared machine, so its median measures
     the load; see docs/calibration.md) or 'median'. ``whole`` picks the whole-run figure
-    ('median', 'p10' or 'cpu', see :func:`whole_model`)."""
+    ('median', 'p10' or 'cpu', see :func:`whole_model`). Networks of the generated validation
+    corpus (``zoo__corpus-*``, ``tools/corpus.py profile``) are left out unless ``corpus``: they
+    are there to be predicted, not to calibrate."""
+    from estimator.calibration.attribute import PARTITION_RUNTIME
+    from estimator.device import device_context
+
     prior = load_priors(hw.type)
+    block = device_context(
+        hw, runtime=PARTITION_RUNTIME, threads=threads, profile=prior
+    ).nchwc_block
     with CalibrationStore(db) as store:
         runs = store.calibration_runs(threads, pick)
     sweeps: list[Attribution] = []
@@ -158,7 +170,9 @@ def load_dataset(
     for run in runs:
         if run.is_sweep:
             sweeps.append(attribute(run, hw, prior, threads, statistic=statistic))
+        elif (run.zoo_name or "").startswith(CORPUS_PREFIX) and not corpus:
+            continue
         elif models is None or run.zoo_name in models:
             att = attribute(run, hw, prior, threads, statistic=statistic)
-            nets.append(whole_model(run, whole, att))
+            nets.append(whole_model(run, whole, att, block))
     return Dataset(sweeps, nets)

@@ -23,13 +23,11 @@ import numpy as np
 from estimator.calibration.attribute import KernelPoint
 from estimator.calibration.calibrate import WholeModel
 from estimator.calibration.collect import ZOO_PREFIX, models_dir
+from estimator.calibration.dataset import CORPUS_PREFIX
 from estimator.calibration.fit import FitOptions
 from estimator.calibration.validate import Metrics, ModelResult, leave_one_group_out, metrics
 from estimator.errors import InputError
 from estimator.registry.models import Hardware
-
-#: Name prefix of corpus networks in the calibration store (after ``zoo__``).
-CORPUS_PREFIX = "corpus-"
 
 #: Corpus family of each zoo network (the architecture it is built from).
 ZOO_FAMILY: dict[str, str] = {

@@ -456,8 +456,8 @@ def calibrate_device(
                 _say(
                     progress,
                     f"threads={th}: kernel model on {all_row.n} held-out kernels: median "
-                    f"|error| {all_row.median_abs_error:.1%} (curves alone "
-                    f"{all_row.median_abs_error_base:.1%})",
+                    f"|error| {all_row.median_abs_error:.1%} (curves alone, which saw these "
+                    f"kernels: {all_row.median_abs_error_base:.1%})",
                 )
         held_out = len(ds.models) >= MIN_HELD_OUT
         if held_out:

@@ -18,7 +18,7 @@ Conventions: ``log10_*`` features are ``log10(max(x, 1))`` (0 for 0). Counts are
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -125,6 +125,7 @@ OP_CODES: dict[str, int] = {
             "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout",
             "LSTM", "GRU", "RNN",
             "QuickGelu",
+            "ReorderInput", "ReorderOutput",
         )
     )
 }  # fmt: skip
@@ -159,10 +160,15 @@ def _prod(xs: Iterable[int]) -> int:
     return math.prod(int(x) for x in xs)
 
 
-def kernel_features(graph: Graph, kernels: Iterable[Kernel]) -> NDArray[np.float64]:
+def kernel_features(
+    graph: Graph, kernels: Iterable[Kernel], extra: Mapping[str, Node] | None = None
+) -> NDArray[np.float64]:
     """Feature matrix ``(n_kernels, N_FEATURES)`` (float64, NaN = not applicable) of ``kernels``
-    (a ``KernelPlan`` or any sequence of its kernels) of ``graph``."""
+    (a ``KernelPlan`` or any sequence of its kernels) of ``graph``; ``extra``: nodes the
+    runtime adds that the graph lacks (layout reorders), by name."""
     by_name: dict[str, Node] = {n.name: n for n in graph.nodes}
+    if extra:
+        by_name.update(extra)
     ks: Sequence[Kernel] = list(kernels)
     out = np.full((len(ks), N_FEATURES), np.nan)
     for i, k in enumerate(ks):

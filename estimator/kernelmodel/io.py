@@ -35,13 +35,10 @@ from estimator.kernelmodel.model import (
 )
 from estimator.registry.loader import (
     RegistryArg,
-    _field_path,
-    _one_line,
-    _schema,
     _stamp,
     _stamp_or_none,
-    builtin_registry,
     load_hardware,
+    schema_problem,
     write_atomic,
 )
 from estimator.registry.models import Hardware
@@ -261,22 +258,7 @@ def _from_dict(path: Path, data: Any, *, check_features: bool = True) -> KernelM
 
 
 def _schema_message(data: Any) -> str | None:
-    import jsonschema
-
-    validator = _schema(SCHEMA, str(builtin_registry()))
-    err = jsonschema.exceptions.best_match(validator.iter_errors(data))
-    if err is None:
-        return None
-    parts = list(err.absolute_path)
-    msg = _one_line(err.message)
-    if err.validator == "required" and isinstance(err.instance, dict):
-        missing = [r for r in err.validator_value if r not in err.instance]
-        if missing:
-            parts.append(missing[0])
-            msg = "required field is missing"
-    if len(msg) > 160:
-        msg = msg[:157] + "..."
-    return f"field '{_field_path(parts)}': {msg}"
+    return schema_problem(SCHEMA, data)
 
 
 def _build(path: Path, data: Any, check_features: bool) -> KernelModel:

@@ -75,6 +75,9 @@ class KernelPlan:
     skipped: dict[str, str] = field(default_factory=dict)
     #: Shape features per kernel (``estimator.kernelmodel.features``), None when not computed.
     features: NDArray[np.float64] | None = None
+    #: The blocked-layout block the plan was partitioned for (its layout reorders are kernels);
+    #: None: no blocked layout.
+    nchwc_block: int | None = None
     #: Engine columns, built once.
     arrays: KernelArrays = field(init=False)
     #: Engine columns under devices' own elementary-work tables, keyed by the table's items.

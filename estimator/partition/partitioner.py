@@ -23,6 +23,7 @@ from estimator.ir.tensor import TensorInfo
 from estimator.ops.cost import OpCost
 from estimator.partition.categories import classify
 from estimator.partition.kernel import Kernel, KernelPlan
+from estimator.partition.nchwc import NchwcRules, reorders
 from estimator.partition.rules import FusionRules, Pattern, load_rules
 from estimator.registry.models import KernelCategory
 
@@ -81,11 +82,14 @@ def partition(
     runtime: str = "onnxruntime-cpu",
     *,
     costs: Mapping[str, OpCost] | None = None,
+    nchwc_block: int | None = None,
 ) -> KernelPlan:
     """Kernels of ``graph`` as ``runtime`` would run them.
 
     ``costs`` maps node name -> :class:`OpCost` (e.g. from ``analyze_graph``); missing entries
-    are computed with ``estimator.ops.cost_of``.
+    are computed with ``estimator.ops.cost_of``. ``nchwc_block``: the blocked-layout block of
+    the device (``DeviceContext.nchwc_block``); the runtime's layout reorders then become
+    kernels (:mod:`estimator.partition.nchwc`). None: no blocked layout.
     """
     rules = load_rules(runtime)
     g = _Graph(graph, rules)
@@ -122,12 +126,78 @@ def partition(
             _with_work(k, g, grp, rules.elementary_work)
             for k, grp in zip(kernels, groups, strict=True)
         ]
+    extra: dict[str, Node] = {}
+    layout = rules.nchwc(nchwc_block)
+    if layout is not None:
+        kernels, extra = _with_reorders(g, groups, kernels, layout)
     # Shape features (groups, channels, kernel, M/N/K, ...) travel with the plan, so a device's
     # learned shape correction can be applied wherever the plan goes (estimates, sets, fits).
     from estimator.kernelmodel.features import kernel_features
 
-    feats = kernel_features(graph, kernels)
-    return KernelPlan(graph.name, rules.runtime, kernels, skipped=g.skipped, features=feats)
+    feats = kernel_features(graph, kernels, extra)
+    return KernelPlan(
+        graph.name,
+        rules.runtime,
+        kernels,
+        skipped=g.skipped,
+        features=feats,
+        nchwc_block=None if layout is None else layout.block,
+    )
+
+
+def _with_reorders(
+    g: _Graph, groups: list[_Group], kernels: list[Kernel], layout: NchwcRules
+) -> tuple[list[Kernel], dict[str, Node]]:
+    """``kernels`` with the layout reorders the runtime inserts, each before the kernel it
+    feeds, and the nodes standing for them (for their shape features)."""
+    tensors: dict[str, TensorInfo] = {}
+    anchors: list[Node] = []
+    ins: list[list[str]] = []
+    outs: list[list[str]] = []
+    for grp in groups:
+        members = [g.nodes[m] for m in grp.members]
+        produced = {g.res(o.name) for n in members for o in n.outputs}
+        entering: list[str] = []
+        for n in members:
+            for t in n.inputs:
+                r = g.res(t.name)
+                if not g.is_const(t.name) and r not in produced and r not in entering:
+                    entering.append(r)
+                    tensors.setdefault(r, t)
+        for n in members:
+            for o in n.outputs:
+                tensors.setdefault(g.res(o.name), o)
+        anchors.append(members[0])
+        ins.append(entering)
+        outs.append(sorted(produced))
+    found = reorders(anchors, ins, outs, set(g.graph_out), tensors, layout)
+    extra: dict[str, Node] = {}
+    before: dict[int, list[Kernel]] = {}
+    for ro in found:
+        name = f"{ro.op}:{ro.tensor.name}"
+        out = TensorInfo(f"{ro.tensor.name}.{ro.op}", ro.tensor.shape, ro.tensor.dtype)
+        extra[name] = Node(name, ro.op, (ro.tensor,), (out,), {}, "", ro.op)
+        moved = 2 * ro.tensor.nbytes  # read one layout, write the other
+        k = Kernel(
+            name=name,
+            category=KernelCategory.DATA_MOVEMENT,
+            ops=(ro.op,),
+            nodes=(name,),
+            sources=(),
+            flops=0,
+            macs=0,
+            bytes=moved,
+            working_set_bytes=moved,
+            dtype=ro.tensor.dtype,
+            fusion="nchwc",
+        )
+        before.setdefault(ro.before, []).append(k)
+    out_kernels: list[Kernel] = []
+    for i, k in enumerate(kernels):
+        out_kernels.extend(before.get(i, ()))
+        out_kernels.append(k)
+    out_kernels.extend(before.get(len(kernels), ()))
+    return out_kernels, extra
 
 
 def _with_work(k: Kernel, g: _Graph, grp: _Group, table: Mapping[str, float]) -> Kernel:

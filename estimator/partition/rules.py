@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from estimator.errors import InputError, RegistryError
+from estimator.partition.nchwc import NchwcRules
 from estimator.registry.models import KernelCategory
 
 #: Folder with one ``<runtime>.json`` per runtime and ``fusion.schema.json``.
@@ -75,6 +76,27 @@ class FusionRules:
     #: Kernel op name (pattern name or op type) -> FLOP-equivalents per output element the
     #: runtime's implementation takes (``elementary_work`` in the JSON); empty: the convention.
     elementary_work: dict[str, float] = field(default_factory=dict)
+    #: x86 blocked layout (``nchwc`` in the JSON): block size per SIMD width in bits, and the
+    #: ops that enter or keep it; None: the runtime has no such layout.
+    nchwc_blocks: dict[int, int] = field(default_factory=dict)
+    nchwc_entry: frozenset[str] = frozenset()
+    nchwc_propagate: frozenset[str] = frozenset()
+    nchwc_depthwise_multiple: int = 1
+
+    def nchwc_block(self, simd_bits: int | None) -> int | None:
+        """The NCHWc block on a device with ``simd_bits``-wide vectors; None when the runtime
+        has no blocked layout there (or the width is unknown)."""
+        if simd_bits is None:
+            return None
+        block = self.nchwc_blocks.get(int(simd_bits))
+        return block if block is not None and block > 1 else None
+
+    def nchwc(self, block: int | None) -> NchwcRules | None:
+        if block is None or not self.nchwc_blocks:
+            return None
+        return NchwcRules(
+            block, self.nchwc_entry, self.nchwc_propagate, self.nchwc_depthwise_multiple
+        )
 
 
 def _step(raw: str | list[str] | dict[str, Any]) -> PatternStep:
@@ -144,6 +166,9 @@ def _build(data: dict[str, Any], path: str) -> FusionRules:
                 f"{path}: pattern {p.name!r}: first and last steps must be required"
             )
     chains = data["elementwise_chains"]
+    layout = data.get("nchwc")
+    if layout is not None:
+        _ = layout["provenance"]["method"]
     return FusionRules(
         runtime=str(data["runtime"]),
         aliases=tuple(data.get("aliases", ())),
@@ -155,6 +180,12 @@ def _build(data: dict[str, Any], path: str) -> FusionRules:
         provenance=dict(data["provenance"]),
         path=path,
         elementary_work=_work_table(data.get("elementary_work")),
+        nchwc_blocks=(
+            {int(k): int(v) for k, v in layout["block_by_simd_bits"].items()} if layout else {}
+        ),
+        nchwc_entry=frozenset(layout["entry_ops"]) if layout else frozenset(),
+        nchwc_propagate=frozenset(layout["propagate_ops"]) if layout else frozenset(),
+        nchwc_depthwise_multiple=int(layout["depthwise_channel_multiple"]) if layout else 1,
     )
 
 

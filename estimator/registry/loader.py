@@ -116,6 +116,27 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def schema_problem(schema_name: str, data: Any) -> str | None:
+    """``field '<path>': <message>`` for the first place ``data`` breaks the shipped schema
+    ``schema_name`` (None: it passes), worded the way users read the file."""
+    import jsonschema
+
+    validator = _schema(schema_name, str(builtin_registry()))
+    err = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if err is None:
+        return None
+    parts = list(err.absolute_path)
+    msg = _one_line(err.message)
+    if err.validator == "required" and isinstance(err.instance, dict):
+        missing = [r for r in err.validator_value if r not in err.instance]
+        if missing:
+            parts.append(missing[0])
+            msg = "required field is missing"
+    if len(msg) > 160:
+        msg = msg[:157] + "..."
+    return f"field '{_field_path(parts)}': {msg}"
+
+
 def _validate(path: Path, data: Any, schema_name: str, model: type[M]) -> M:
     # The schemas are generated from the pydantic models, so a file the model accepts passes the
     # schema too; jsonschema runs only to word the error of a file the model rejects (its
@@ -124,21 +145,9 @@ def _validate(path: Path, data: Any, schema_name: str, model: type[M]) -> M:
         return model.model_validate(data)
     except ValidationError:
         pass
-    import jsonschema
-
-    validator = _schema(schema_name, str(builtin_registry()))
-    err = jsonschema.exceptions.best_match(validator.iter_errors(data))
-    if err is not None:
-        parts = list(err.absolute_path)
-        msg = _one_line(err.message)
-        if err.validator == "required" and isinstance(err.instance, dict):
-            missing = [r for r in err.validator_value if r not in err.instance]
-            if missing:
-                parts.append(missing[0])
-                msg = "required field is missing"
-        if len(msg) > 160:
-            msg = msg[:157] + "..."
-        raise RegistryError(f"{path}: field '{_field_path(parts)}': {msg}")
+    problem = schema_problem(schema_name, data)
+    if problem is not None:
+        raise RegistryError(f"{path}: {problem}")
     try:
         return model.model_validate(data)
     except ValidationError as exc:

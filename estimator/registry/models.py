@@ -116,6 +116,9 @@ class Hardware(_Frozen):
     memory: MemorySpec
     caches: list[CacheLevel] = Field(default_factory=list)
     tdp_w: float | None = Field(default=None, gt=0)
+    #: Widest SIMD registers the CPU runtime's fp32 kernels use (512 with AVX-512, 256 with AVX2,
+    #: 128 with NEON); picks layouts such as onnxruntime's NCHWc block. None: unknown.
+    simd_bits: int | None = Field(default=None, ge=64)
     sources: list[str] = Field(min_length=1)
     fingerprint: Fingerprint | None = None
     notes: str | None = None
@@ -286,6 +289,9 @@ class Provenance(_Frozen):
     #: and its sha256: the two are one model, so a changed file is refused.
     kernel_model: str | None = None
     kernel_model_sha256: str | None = None
+    #: True when the runtime's layout reorders (onnxruntime's NCHWc) were kernels of the fit:
+    #: the curves then price them, and estimates with this profile include them.
+    layout_reorders: bool = False
 
     @field_validator("machine_fingerprint", mode="before")
     @classmethod

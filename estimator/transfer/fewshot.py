@@ -293,6 +293,7 @@ class FewShotFit:
                 source=f"{self.source}: k={self.k}, "
                 + ", ".join(f"{n}={v:.3g}" for n, v in self.scales.items()),
                 nb201_semantics=self.nb201_semantics,
+                layout_reorders=self.ctx.nchwc_block is not None,
             ),
         )
 

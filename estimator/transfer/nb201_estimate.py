@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from estimator.device import device_context
+from estimator.device import DeviceContext, device_context
 from estimator.engine.kernel_set import KernelSet
 from estimator.estimate import BatchEstimate
 from estimator.predictor import predict_models
@@ -26,7 +26,7 @@ _S_TO_MS = 1e3
 
 def estimate_kernel_set(
     models: KernelSet,
-    hw: str | Hardware,
+    hw: str | Hardware | DeviceContext,
     *,
     runtime: str,
     dtype: str = "fp32",
@@ -64,13 +64,10 @@ def estimate_nb201(
     registry: Any = None,
 ) -> BatchEstimate:
     """Latency of NAS-Bench-201 networks (all 15,625 when ``archs`` is None) on ``hw``."""
-    models = nb201_kernel_set(archs, batch=batch, runtime=runtime, semantics=semantics)
-    return estimate_kernel_set(
-        models,
-        hw,
-        runtime=runtime,
-        dtype=dtype,
-        threads=threads,
-        profile=profile,
-        registry=registry,
+    ctx = device_context(
+        hw, runtime=runtime, dtype=dtype, threads=threads, registry=registry, profile=profile
     )
+    models = nb201_kernel_set(
+        archs, batch=batch, runtime=runtime, semantics=semantics, nchwc_block=ctx.nchwc_block
+    )
+    return estimate_kernel_set(models, ctx, runtime=runtime)

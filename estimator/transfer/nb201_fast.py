@@ -84,6 +84,7 @@ def nb201_kernel_set(
     batch: int = 1,
     runtime: str = "pytorch-eager",
     semantics: str = DEFAULT_SEMANTICS,
+    nchwc_block: int | None = None,
 ) -> KernelSet:
     """KernelSet of NAS-Bench-201 networks (all 15,625 when ``archs`` is None).
 
@@ -97,7 +98,10 @@ def nb201_kernel_set(
     parsed = [parse_arch(a) for a in archs]
     if check_semantics(semantics) == "reference" and fuses_nothing(canon):
         return _fast_set(list(archs), parsed, batch, canon)
-    parts = [partition(nb201_graph_for(a, batch, semantics), canon).arrays for a in archs]
+    parts = [
+        partition(nb201_graph_for(a, batch, semantics), canon, nchwc_block=nchwc_block).arrays
+        for a in archs
+    ]
     return kernel_set_from_arrays(list(archs), parts)
 
 

@@ -25,14 +25,23 @@ def is_nb201(ref: str) -> bool:
 
 
 def resolve_plan(
-    ref: str, *, runtime: str, batch: int = 1, semantics: str = DEFAULT_SEMANTICS
+    ref: str,
+    *,
+    runtime: str,
+    batch: int = 1,
+    semantics: str = DEFAULT_SEMANTICS,
+    nchwc_block: int | None = None,
 ) -> KernelPlan:
-    """The kernels ``runtime`` runs for ``ref`` (one model)."""
+    """The kernels ``runtime`` runs for ``ref`` (one model), for a device whose blocked layout
+    is ``nchwc_block``."""
     if is_nb201(ref):
-        return partition(nb201_graph_for(ref, batch, semantics), load_rules(runtime).runtime)
+        graph = nb201_graph_for(ref, batch, semantics)
+        return partition(graph, load_rules(runtime).runtime, nchwc_block=nchwc_block)
     from estimator.estimate import prepare
 
-    return prepare(ref, runtime=runtime, batch=batch, semantics=semantics).plan
+    return prepare(
+        ref, runtime=runtime, batch=batch, semantics=semantics, nchwc_block=nchwc_block
+    ).plan
 
 
 def resolve_references(
@@ -55,12 +64,20 @@ def resolve_references(
         groups.setdefault((is_nb201(r), b), []).append(i)
     sets: list[KernelSet] = []
     order: list[int] = []
+    block = None if ctx is None else ctx.nchwc_block
     for (nb, b), idx in groups.items():
         names = [refs[i] for i in idx]
         if nb:
-            sets.append(nb201_kernel_set(names, batch=b, runtime=runtime, semantics=semantics))
+            sets.append(
+                nb201_kernel_set(
+                    names, batch=b, runtime=runtime, semantics=semantics, nchwc_block=block
+                )
+            )
         else:
-            plans = [resolve_plan(n, runtime=runtime, batch=b) for n in names]
+            plans = [
+                resolve_plan(n, runtime=runtime, batch=b, semantics=semantics, nchwc_block=block)
+                for n in names
+            ]
             if ctx is None:
                 sets.append(kernel_set_from_arrays(names, [p.arrays for p in plans]))
             else:

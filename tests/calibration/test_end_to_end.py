@@ -25,6 +25,7 @@ from estimator.calibration.sweep import case_by_name, sweep_cases
 from estimator.cli.calibrate_hardware import main as calibrate_hardware
 from estimator.cli.validate_calibration import main as validate_calibration
 from estimator.registry import load_hardware, load_priors, load_profile
+from tests._nets import small_net
 
 REPO = Path(__file__).resolve().parents[2]
 HW = "epyc-milan-vm-2vcpu"
@@ -36,30 +37,6 @@ CASES = [
     "sweep/conv_dense/c8x8-r14-k3-s1",
 ]
 TINY = Budget(warmup=2, min_time_s=0.03, profile_runs=5, max_profile_runs=20, min_repeats=5)
-
-
-def _net(name: str, seed: int, width: int) -> onnx.ModelProto:
-    """Conv3x3 + Relu -> GlobalAveragePool -> Flatten -> MatMul: a miniature classifier."""
-    rng = np.random.default_rng(seed)
-    w = numpy_helper.from_array(rng.standard_normal((width, 8, 3, 3)).astype(np.float32), "w")
-    fc = numpy_helper.from_array(rng.standard_normal((width, 10)).astype(np.float32), "fc")
-    nodes = [
-        helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3], pads=[1] * 4),
-        helper.make_node("Relu", ["c"], ["r"], name="relu"),
-        helper.make_node("GlobalAveragePool", ["r"], ["g"], name="gap"),
-        helper.make_node("Flatten", ["g"], ["f"], name="flatten"),
-        helper.make_node("MatMul", ["f", "fc"], ["y"], name="fc"),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        name,
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 32, 32])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])],
-        initializer=[w, fc],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model
 
 
 def _gelu_net() -> onnx.ModelProto:
@@ -101,7 +78,7 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> Path:
         paths.append(write_sweep_model(case, folder))
     for i, width in enumerate((16, 32, 24)):
         p = folder / f"zoo__net{i}.onnx"
-        onnx.save(_net(f"net{i}", i, width), str(p))
+        onnx.save(small_net(f"net{i}", i, width), str(p))
         paths.append(p)
     gelu = folder / "zoo__gelu.onnx"
     onnx.save(_gelu_net(), str(gelu))

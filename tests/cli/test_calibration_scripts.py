@@ -14,12 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from estimator.errors import EstimatorError
+from tests._nets import small_net
 
 REPO = Path(__file__).resolve().parents[2]
 HW = "epyc-milan-vm-2vcpu"
@@ -65,30 +64,6 @@ def _one_line_error(proc: subprocess.CompletedProcess[str], script: str, needle:
     assert needle in lines[0] and "Traceback" not in proc.stderr
 
 
-def _net(name: str, seed: int, width: int) -> onnx.ModelProto:
-    """Conv3x3 + Relu -> GlobalAveragePool -> Flatten -> MatMul: a miniature classifier."""
-    rng = np.random.default_rng(seed)
-    w = numpy_helper.from_array(rng.standard_normal((width, 8, 3, 3)).astype(np.float32), "w")
-    fc = numpy_helper.from_array(rng.standard_normal((width, 10)).astype(np.float32), "fc")
-    nodes = [
-        helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3], pads=[1] * 4),
-        helper.make_node("Relu", ["c"], ["r"], name="relu"),
-        helper.make_node("GlobalAveragePool", ["r"], ["g"], name="gap"),
-        helper.make_node("Flatten", ["g"], ["f"], name="flatten"),
-        helper.make_node("MatMul", ["f", "fc"], ["y"], name="fc"),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        name,
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 32, 32])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])],
-        initializer=[w, fc],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A results store holding a few sweep kernels and three networks at one thread."""
@@ -104,7 +79,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         paths.append(write_sweep_model(case, folder))
     for i, width in enumerate((16, 32, 24)):
         p = folder / f"zoo__net{i}.onnx"
-        onnx.save(_net(f"net{i}", i, width), str(p))
+        onnx.save(small_net(f"net{i}", i, width), str(p))
         paths.append(p)
     tiny = Budget(warmup=2, min_time_s=0.03, profile_runs=5, max_profile_runs=20, min_repeats=5)
     collect(paths, db, 1, budget=tiny, progress=False)

@@ -219,3 +219,57 @@ def test_resnet50_kernel_count_matches_onnxruntime(tmp_path: Path) -> None:
     assert expected.count("Conv") == 53  # 53 convolutions, BN/ReLU/residual adds fused away
     plan = partition(load_onnx(path), "onnxruntime-cpu")
     assert len(plan) == len(expected) == 56
+
+
+def _host_block() -> int | None:
+    """onnxruntime's NCHWc block on this CPU (MlasNchwcGetBlockSize), from its flags."""
+    from estimator.host import cpu_flags
+
+    flags = set(cpu_flags())
+    if "avx512f" in flags:
+        return 16
+    if "avx2" in flags:
+        return 8
+    return None
+
+
+def _ort_reorders(model: onnx.ModelProto, tmp: Path) -> dict[str, int]:
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.optimized_model_filepath = str(tmp / "opt.onnx")
+    so.log_severity_level = 3
+    ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    ops = [n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node]
+    return {op: ops.count(op) for op in ("ReorderInput", "ReorderOutput")}
+
+
+def _corpus_models(tmp: Path) -> list[tuple[str, onnx.ModelProto]]:
+    """One tiny network of every corpus family (concat/split-heavy, grouped, attention, ...)."""
+    torch = pytest.importorskip("torch")
+    from estimator.zoo.corpus import generate_corpus
+    from estimator.zoo.export import export_module
+
+    out = []
+    for net in generate_corpus(1, seed=3, tiny=True):
+        path = tmp / f"{net.family}.onnx"
+        with torch.no_grad():
+            export_module(net.build(), (net.example_input(),), path)
+        out.append((net.family, onnx.load(str(path))))
+    return out
+
+
+@pytest.mark.slow
+def test_layout_reorders_match_onnxruntime(tmp_path: Path) -> None:
+    block = _host_block()
+    if block is None:
+        pytest.skip("onnxruntime has no NCHWc layout on this CPU")
+    models = [(case, _model(*CASES[case]())) for case in sorted(CASES)]
+    models += _corpus_models(tmp_path)
+    total = 0
+    for name, model in models:
+        expected = _ort_reorders(model, tmp_path)
+        plan = partition(load_onnx(model, name=name), "onnxruntime-cpu", nchwc_block=block)
+        ours = {op: sum(k.ops == (op,) for k in plan) for op in expected}
+        assert ours == expected, (name, ours, expected)
+        total += sum(expected.values())
+    assert total > 0  # the cases do exercise the layout
