@@ -83,6 +83,7 @@ class Sub:
 
 _QUICK = f"--quick --zoo {ZOO}"
 _CAL_DB = "--db ~/.cache/roofline-estimator/calibration-v2.sqlite"
+_XEON_DB = "--db ~/.cache/roofline-estimator/calib-xeon2.sqlite"
 _THRESH = "--max-median-error 0.10 --min-within15 0.80 --min-coverage 0.85"
 _PRE = "store pre-measured by the session fixture, so the command resumes it (nothing to measure) "
 _NB = "--quick --pool 0:50 --query 50:150"
@@ -186,6 +187,26 @@ SUBSTITUTIONS = [
         "measure-latency mbv2.onnx --threads 1 --batch-sweep 1,2,4,8 --min-time 2",
         "measure-latency mbv2.onnx --threads 1 --batch-sweep 1,2,4,8 --min-time 0.2",
         "0.2 s per batch size instead of 2"),
+    Sub("docs/accuracy_cpu_xeon.md",
+        ".venv/bin/calibrate-hardware --hw host --runtime onnxruntime --threads 1,2 "
+        f"{_XEON_DB}",
+        f".venv/bin/calibrate-hardware --hw host --runtime onnxruntime --threads 1,2 {_XEON_DB} "
+        f"{_QUICK}", _PRE + "and fits; from nothing it takes 7 min"),
+    Sub("docs/accuracy_cpu_xeon.md",
+        "python tools/corpus.py export --out ~/.cache/roofline-estimator/corpus",
+        "python tools/corpus.py export --out {tmp}/corpus --per-family 1 --tiny --quiet",
+        "one tiny member per family (12 files, seconds) instead of 240 networks in 6 min"),
+    Sub("docs/accuracy_cpu_xeon.md",
+        f"python tools/corpus.py profile --threads 1,2 {_XEON_DB}",
+        f"python tools/corpus.py profile --threads 1 --out {{tmp}}/corpus {_XEON_DB}",
+        "the 12 tiny networks at one thread into the quick store (9 min for the real corpus)"),
+    Sub("docs/accuracy_cpu_xeon.md",
+        f"python tools/corpus.py validate --hw host --threads 1,2 {_XEON_DB} "
+        "--json docs/accuracy_cpu_xeon.json",
+        f"python tools/corpus.py validate --hw host --threads 1 {_XEON_DB} "
+        "--json {tmp}/accuracy_cpu_xeon.json",
+        "leave one family out over the quick store and the tiny corpus; never overwrites the "
+        "committed results"),
 ]  # fmt: skip
 
 

@@ -337,6 +337,8 @@ def contiguous_run(node: Node) -> int | None:
         return min(_prod(o.shape[axis:]) for o in outs)
     if op == OpType.SLICE:
         x = ins[0]
+        if x.rank != y.rank:  # a slice the frontend merged with a squeeze
+            return None
         steps = tuple(node.attrs.get("steps", ()) or ())
         axes = tuple(node.attrs.get("axes", ()) or range(len(steps)))
         strided = {int(a) % max(x.rank, 1) for a, s in zip(axes, steps, strict=False) if s != 1}
