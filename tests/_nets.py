@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -41,3 +44,21 @@ def small_net(name: str, seed: int, width: int, *, elementary: bool = False) -> 
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model
+
+
+def calibration_models(folder: Path, cases: Sequence[str]) -> list[Path]:
+    """Sweep models of ``cases`` and three small networks (``zoo__net0..2``) in ``folder``, as
+    calibration measures them."""
+    from estimator.calibration.collect import write_sweep_model
+    from estimator.calibration.sweep import case_by_name
+
+    paths = []
+    for name in cases:
+        case = case_by_name(name)
+        assert case is not None, name
+        paths.append(write_sweep_model(case, folder))
+    for i, width in enumerate((16, 32, 24)):
+        p = folder / f"zoo__net{i}.onnx"
+        onnx.save(small_net(f"net{i}", i, width), str(p))
+        paths.append(p)
+    return paths

@@ -19,13 +19,12 @@ from estimator.calibration.collect import (
     collect,
     models_dir,
     split_trace,
-    write_sweep_model,
 )
 from estimator.calibration.sweep import case_by_name, sweep_cases
 from estimator.cli.calibrate_hardware import main as calibrate_hardware
 from estimator.cli.validate_calibration import main as validate_calibration
 from estimator.registry import load_hardware, load_priors, load_profile
-from tests._nets import small_net
+from tests._nets import calibration_models
 
 REPO = Path(__file__).resolve().parents[2]
 HW = "epyc-milan-vm-2vcpu"
@@ -71,15 +70,7 @@ def _gelu_net() -> onnx.ModelProto:
 def measured(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("calib") / "results.sqlite"
     folder = models_dir(db)
-    paths = []
-    for name in CASES:
-        case = case_by_name(name)
-        assert case is not None, name
-        paths.append(write_sweep_model(case, folder))
-    for i, width in enumerate((16, 32, 24)):
-        p = folder / f"zoo__net{i}.onnx"
-        onnx.save(small_net(f"net{i}", i, width), str(p))
-        paths.append(p)
+    paths = calibration_models(folder, CASES)
     gelu = folder / "zoo__gelu.onnx"
     onnx.save(_gelu_net(), str(gelu))
     paths.append(gelu)

@@ -14,11 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import onnx
 import pytest
 
 from estimator.errors import EstimatorError
-from tests._nets import small_net
+from tests._nets import calibration_models
 
 REPO = Path(__file__).resolve().parents[2]
 HW = "epyc-milan-vm-2vcpu"
@@ -67,20 +66,11 @@ def _one_line_error(proc: subprocess.CompletedProcess[str], script: str, needle:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A results store holding a few sweep kernels and three networks at one thread."""
-    from estimator.calibration.collect import Budget, collect, models_dir, write_sweep_model
-    from estimator.calibration.sweep import case_by_name
+    from estimator.calibration.collect import Budget, collect, models_dir
 
     db = tmp_path_factory.mktemp("calib") / "results.sqlite"
     folder = models_dir(db)
-    paths = []
-    for name in CASES:
-        case = case_by_name(name)
-        assert case is not None, name
-        paths.append(write_sweep_model(case, folder))
-    for i, width in enumerate((16, 32, 24)):
-        p = folder / f"zoo__net{i}.onnx"
-        onnx.save(small_net(f"net{i}", i, width), str(p))
-        paths.append(p)
+    paths = calibration_models(folder, CASES)
     tiny = Budget(warmup=2, min_time_s=0.03, profile_runs=5, max_profile_runs=20, min_repeats=5)
     collect(paths, db, 1, budget=tiny, progress=False)
     return db
