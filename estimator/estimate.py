@@ -257,7 +257,7 @@ def estimate(
 
 def _estimate(prep: Prepared, ctx: DeviceContext) -> Estimate:
     kt = predict_kernels(prep.plan, ctx)
-    totals = predict_models([prep.plan], ctx)
+    totals = kt.totals(ctx.device_sigma)
     total = float(totals.mean[0])
     var = float(totals.var[0])
     lo, hi = totals.interval()

@@ -47,6 +47,13 @@ class KernelTimes:
     var: Array
     bound: NDArray[np.int8]
 
+    def totals(self, device_sigma: float) -> ModelTotals:
+        """These kernels as one model's total (what :func:`predict_models` gives for it)."""
+        mean = np.array([self.time.sum()])
+        kvar = np.array([self.var.sum()])
+        kernels = np.array([len(self.time)], dtype=np.int64)
+        return ModelTotals(mean, kvar, total_var(mean, kvar, device_sigma), kernels, device_sigma)
+
 
 @dataclass(frozen=True, slots=True)
 class ModelTotals:
