@@ -10,7 +10,6 @@ device on its own or packs it differently.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from estimator.engine.layout import DTYPE_INDEX, DTYPE_KEYS
 from estimator.engine.pack import DeviceArrays, pack_device
 from estimator.errors import InputError
+from estimator.identity_cache import IdentityCache
 from estimator.partition import load_rules
 from estimator.registry.elementary import load_elementary_work
 from estimator.registry.loader import fill_from_prior, load_hardware, load_profile
@@ -73,11 +73,14 @@ def dtype_key(dtype: str) -> str:
 
 def default_runtime(hw: str | Hardware, registry: Any = None) -> str:
     """The runtime family used for ``hw`` when none is given."""
-    return DEFAULT_RUNTIME.get(str(load_hardware(hw, registry).type), "onnxruntime-cpu")
+    return _usual_runtime(load_hardware(hw, registry))
 
 
-_CACHE: OrderedDict[tuple[Any, ...], tuple[tuple[object, ...], DeviceContext]] = OrderedDict()
-_CACHE_SIZE = 64
+def _usual_runtime(device: Hardware) -> str:
+    return DEFAULT_RUNTIME.get(str(device.type), "onnxruntime-cpu")
+
+
+_CACHE: IdentityCache[DeviceContext] = IdentityCache(64)
 
 
 def clear_cache() -> None:
@@ -106,7 +109,7 @@ def device_context(
     if isinstance(hw, DeviceContext):
         return hw
     device = load_hardware(hw, registry)
-    rules = load_rules(runtime or DEFAULT_RUNTIME.get(str(device.type), "onnxruntime-cpu"))
+    rules = load_rules(runtime or _usual_runtime(device))
     key = dtype_key(dtype)
     n = device.cores if threads is None else threads
     if n < 1:
@@ -129,11 +132,9 @@ def device_context(
     # The loaders return the same objects while their files are unchanged, so identity is the
     # key; the entry keeps the objects so a recycled id is never mistaken for a hit.
     parts: tuple[object, ...] = (device, prof, table, rules, model)
-    ck = (*(id(p) for p in parts), key, n)
-    hit = _CACHE.get(ck)
-    if hit is not None and all(a is b for a, b in zip(hit[0], parts, strict=True)):
-        _CACHE.move_to_end(ck)
-        return hit[1]
+    hit = _CACHE.get(parts, (key, n))
+    if hit is not None:
+        return hit
     ctx = DeviceContext(
         hardware=device,
         profile=prof,
@@ -150,7 +151,4 @@ def device_context(
             else None
         ),
     )
-    _CACHE[ck] = (parts, ctx)
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return ctx
+    return _CACHE.put(parts, (key, n), ctx)

@@ -9,7 +9,6 @@ device or thread count costs only the engine call (NAS loops, sweeps).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from estimator.device import default_runtime as default_runtime
 from estimator.engine import BOUND_NAMES, KernelArrays, run_kernels
 from estimator.engine.layout import DTYPE_INDEX
 from estimator.errors import EstimatorError
+from estimator.identity_cache import IdentityCache
 from estimator.ir.graph import Graph
 from estimator.loading import load_model
 from estimator.partition import KernelPlan, load_rules, partition
@@ -134,21 +134,13 @@ class BatchEstimate:
     calibrated: bool
 
 
-_PREPARED: OrderedDict[tuple[int, str, bool, int | None], tuple[Graph, Prepared]] = OrderedDict()
-_CACHE_SIZE = 64
+_PREPARED: IdentityCache[Prepared] = IdentityCache(64)
 
 
 def clear_caches() -> None:
     """Forget cached plans and packed devices (e.g. after mutating a Graph in place)."""
     _PREPARED.clear()
     _clear_device_cache()
-
-
-def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
-    cache[key] = value
-    cache.move_to_end(key)
-    while len(cache) > _CACHE_SIZE:
-        cache.popitem(last=False)
 
 
 def prepare(
@@ -177,11 +169,9 @@ def prepare(
         plan = partition(model.graph, canon, costs=costs, nchwc_block=nchwc_block)
         return Prepared(model.graph, model.cost, plan)
     if isinstance(model, Graph):
-        key = (id(model), canon, strict, nchwc_block)
-        hit = _PREPARED.get(key)
-        if hit is not None and hit[0] is model:
-            _PREPARED.move_to_end(key)
-            return hit[1]
+        hit = _PREPARED.get((model,), (canon, strict, nchwc_block))
+        if hit is not None:
+            return hit
     graph = load_model(
         model,
         example_inputs=example_inputs,
@@ -194,7 +184,7 @@ def prepare(
     plan = partition(graph, canon, costs=costs, nchwc_block=nchwc_block)
     prepared = Prepared(graph, cost, plan)
     if isinstance(model, Graph):
-        _remember(_PREPARED, (id(model), canon, strict, nchwc_block), (model, prepared))
+        _PREPARED.put((model,), (canon, strict, nchwc_block), prepared)
     return prepared
 
 

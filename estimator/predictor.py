@@ -16,7 +16,6 @@ nowhere else:
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -29,6 +28,7 @@ from estimator.engine import KernelArrays, lognormal_interval, run_kernels, run_
 from estimator.engine.kernel_set import KernelSet, kernel_set_from_arrays
 from estimator.engine.layout import DTYPE_INDEX, DTYPE_KEYS
 from estimator.errors import InputError
+from estimator.identity_cache import IdentityCache
 from estimator.partition import KernelPlan
 
 if TYPE_CHECKING:
@@ -114,17 +114,15 @@ def device_columns(arrays: KernelArrays, ctx: DeviceContext) -> KernelArrays:
     return out
 
 
-_CORRECTED: OrderedDict[tuple[int, int], tuple[object, object, KernelArrays]] = OrderedDict()
+_CORRECTED: IdentityCache[KernelArrays] = IdentityCache(256)
 
 
 def _corrected(arrays: KernelArrays, model: KernelModel) -> KernelArrays:
     """``arrays`` with the correction ``model`` predicts from their shape features (cached for
     the same arrays and model: re-estimating a parsed model costs one lookup)."""
-    key = (id(arrays), id(model))
-    hit = _CORRECTED.get(key)
-    if hit is not None and hit[0] is arrays and hit[1] is model:
-        _CORRECTED.move_to_end(key)
-        return hit[2]
+    hit = _CORRECTED.get((arrays, model))
+    if hit is not None:
+        return hit
     if arrays.features is None:
         raise InputError(
             "these kernels carry no shape features, so the device's learned kernel model "
@@ -134,10 +132,7 @@ def _corrected(arrays: KernelArrays, model: KernelModel) -> KernelArrays:
     out = arrays.with_columns(
         corr=np.ascontiguousarray(np.exp(r)), corr_sd=np.ascontiguousarray(sd, dtype=np.float64)
     )
-    _CORRECTED[key] = (arrays, model, out)
-    while len(_CORRECTED) > 256:
-        _CORRECTED.popitem(last=False)
-    return out
+    return _CORRECTED.put((arrays, model), (), out)
 
 
 def kernel_arrays(plan: KernelPlan, ctx: DeviceContext) -> KernelArrays:
