@@ -35,6 +35,7 @@ from estimator.kernelmodel.model import (
 )
 from estimator.registry.loader import (
     RegistryArg,
+    _read_json,
     _stamp,
     _stamp_or_none,
     load_hardware,
@@ -351,21 +352,6 @@ def _build(path: Path, data: Any, check_features: bool) -> KernelModel:
         feature_names=tuple(names),
         feature_version=version,
     )
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise RegistryError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise RegistryError(f"{path}: not a UTF-8 text file (byte {exc.start})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RegistryError(
-            f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
 
 
 @lru_cache(maxsize=32)

@@ -158,9 +158,11 @@ def _validate(path: Path, data: Any, schema_name: str, model: type[M]) -> M:
 
 def _read_json(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise RegistryError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise RegistryError(f"{path}: not a UTF-8 text file (byte {exc.start})") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

@@ -376,3 +376,10 @@ def test_host_resolves_to_the_matching_entry_or_says_why() -> None:
             _load("host")
     else:
         assert _load("host").id == _load(found).id
+
+
+def test_a_registry_file_that_is_not_utf8_is_one_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "hardware.json"
+    bad.write_bytes(b'{"id": "\xff\xfe"}')
+    with pytest.raises(RegistryError, match=r"hardware\.json: not a UTF-8 text file \(byte 8\)"):
+        read_hardware_file(bad)
