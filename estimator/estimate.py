@@ -28,7 +28,7 @@ from estimator.identity_cache import IdentityCache
 from estimator.ir.graph import Graph
 from estimator.loading import load_model
 from estimator.partition import KernelPlan, load_rules, partition
-from estimator.predictor import predict_kernels, predict_models
+from estimator.predictor import ModelTotals, predict_kernels, predict_models
 from estimator.registry.models import Hardware
 from estimator.zoo.nb201_reference import DEFAULT_SEMANTICS
 
@@ -132,6 +132,19 @@ class BatchEstimate:
     ci95_low_ms: NDArray[np.float64]
     ci95_high_ms: NDArray[np.float64]
     calibrated: bool
+
+    @classmethod
+    def of(cls, names: Sequence[str], totals: ModelTotals, ctx: DeviceContext) -> BatchEstimate:
+        """The predictor's totals of ``names`` on ``ctx``, in milliseconds."""
+        lo, hi = totals.interval()
+        return cls(
+            names=tuple(names),
+            latency_ms=totals.mean * _S_TO_MS,
+            std_ms=np.sqrt(totals.var) * _S_TO_MS,
+            ci95_low_ms=lo * _S_TO_MS,
+            ci95_high_ms=hi * _S_TO_MS,
+            calibrated=ctx.profile.calibrated,
+        )
 
 
 _PREPARED: IdentityCache[Prepared] = IdentityCache(64)
@@ -395,13 +408,4 @@ def estimate_many(
                 nchwc_block=ctx.nchwc_block,
             )
             plans.append(prep.plan)
-    totals = predict_models(plans, ctx)
-    lo, hi = totals.interval()
-    return BatchEstimate(
-        names=tuple(p.graph_name for p in plans),
-        latency_ms=totals.mean * _S_TO_MS,
-        std_ms=np.sqrt(totals.var) * _S_TO_MS,
-        ci95_low_ms=lo * _S_TO_MS,
-        ci95_high_ms=hi * _S_TO_MS,
-        calibrated=ctx.profile.calibrated,
-    )
+    return BatchEstimate.of([p.graph_name for p in plans], predict_models(plans, ctx), ctx)

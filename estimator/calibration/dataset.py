@@ -96,7 +96,8 @@ def sampled_files(db: Path, hw: Hardware, budget_s: float, seed: int, budget: Bu
 SAMPLE_BUDGET = Budget(
     warmup=2, min_time_s=0.05, profile_runs=7, min_repeats=5, max_profile_runs=60
 )
-#: Seconds per sampled model besides its runs (sessions, file write), measured: 0.3 s.
+#: Seconds per sampled model besides its runs (sessions, file write, attribution): an estimate,
+#: from 0.5 s per model at collect's default budget (10 cases in 8.5 s) less its longer runs.
 SAMPLE_OVERHEAD_S = 0.3
 
 
@@ -150,12 +151,12 @@ def load_dataset(
 ) -> Dataset:
     """Attributed sweeps and networks measured at ``threads`` (``models``: zoo names to keep).
 
-    ``statistic`` picks the per-node time over the profiled runs: 'p10' (default; a kernel longer
-    than a scheduler slice is preempted in most runs on a shared machine, so its median measures
-    the load; see docs/calibration.md) or 'median'. ``whole`` picks the whole-run figure
-    ('median', 'p10' or 'cpu', see :func:`whole_model`). Networks of the generated validation
-    corpus (``zoo__corpus-*``, ``tools/corpus.py profile``) are left out unless ``corpus``: they
-    are there to be predicted, not to calibrate."""
+    ``statistic`` picks the per-node time over the profiled runs: 'median' (default, the
+    statistic estimates predict) or 'p10' (for a loaded machine: a kernel longer than a scheduler
+    slice is preempted in most runs there, so its median measures the load; docs/calibration.md).
+    ``whole`` picks the whole-run figure ('median', 'p10' or 'cpu', see :func:`whole_model`).
+    Networks of the generated validation corpus (``zoo__corpus-*``, ``tools/corpus.py profile``)
+    are left out unless ``corpus``: they are there to be predicted, not to calibrate."""
     from estimator.calibration.attribute import PARTITION_RUNTIME
     from estimator.device import device_context
 

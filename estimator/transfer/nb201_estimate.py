@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from estimator.device import DeviceContext, device_context
 from estimator.engine.kernel_set import KernelSet
 from estimator.estimate import BatchEstimate
@@ -20,8 +18,6 @@ from estimator.predictor import predict_models
 from estimator.registry.models import EfficiencyProfile, Hardware
 from estimator.transfer.nb201_fast import nb201_kernel_set
 from estimator.zoo.nb201_reference import DEFAULT_SEMANTICS
-
-_S_TO_MS = 1e3
 
 
 def estimate_kernel_set(
@@ -39,16 +35,7 @@ def estimate_kernel_set(
     ctx = device_context(
         hw, runtime=runtime, dtype=dtype, threads=threads, registry=registry, profile=profile
     )
-    totals = predict_models(models, ctx)
-    lo, hi = totals.interval()
-    return BatchEstimate(
-        names=models.names,
-        latency_ms=totals.mean * _S_TO_MS,
-        std_ms=np.sqrt(totals.var) * _S_TO_MS,
-        ci95_low_ms=lo * _S_TO_MS,
-        ci95_high_ms=hi * _S_TO_MS,
-        calibrated=ctx.profile.calibrated,
-    )
+    return BatchEstimate.of(models.names, predict_models(models, ctx), ctx)
 
 
 def estimate_nb201(
