@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import numpy as np
 
 from estimator.errors import InputError, ModelLoadError
 from estimator.measure.profile import KernelTime, parse_ort_trace, resolve_sources
+from estimator.safe_read import MAX_MODEL_BYTES, contained_file, describe_os_error, read_regular
 
 _NP_DTYPES: dict[str, Any] = {
     "tensor(float)": np.float32,
@@ -172,24 +173,21 @@ def load_model(model: str | Path | bytes | Any) -> tuple[bytes | str, str, str, 
     """(what onnxruntime opens, sha256, display name, path) of a path, bytes, or ModelProto.
 
     For a path the hash covers the model file and, in name order, every external-data file its
-    initializers reference, so re-saving the same weights elsewhere keeps the identity.
+    tensors reference, so re-saving the same weights elsewhere keeps the identity. Every such
+    location is resolved and checked (inside the model's folder, a regular file) before a byte
+    of it is read: a model must not make us read ``../../etc/shadow``.
     """
     if isinstance(model, bytes | bytearray):
         return bytes(model), hashlib.sha256(model).hexdigest(), "model", None
     if isinstance(model, str | Path):
         path = Path(model)
-        if not path.is_file():
-            raise ModelLoadError(f"{path}: no such model file")
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ModelLoadError(f"{path}: cannot read: {exc.strerror}") from exc
+        data = read_regular(path, what="model file", limit=MAX_MODEL_BYTES, error=ModelLoadError)
         if not data:
             raise ModelLoadError(f"{path}: file is empty")
         digest = hashlib.sha256(data)
-        for extra in _external_files(path, data):
-            digest.update(extra.name.encode())
-            digest.update(extra.read_bytes())
+        for location, extra in _external_files(path, data):
+            digest.update(Path(location).name.encode())
+            _hash_into(digest, extra, path)
         return str(path), digest.hexdigest(), path.stem, str(path.resolve())
     serialize = getattr(model, "SerializeToString", None)
     if serialize is not None:
@@ -216,7 +214,13 @@ def _graph_names(model: bytes | str) -> tuple[set[str], dict[str, str]]:
     return names, producers
 
 
-def _external_files(path: Path, data: bytes) -> list[Path]:
+def _external_files(path: Path, data: bytes) -> list[tuple[str, Path]]:
+    """(location, resolved file) of every external-data reference of the model, in name order.
+
+    Each location is refused (``ModelLoadError`` naming the tensor) unless it resolves, links
+    followed, to a regular file inside the model's folder: onnxruntime would refuse most such
+    models too, but only after this hash had read the file.
+    """
     if b"location" not in data:  # cheap pre-check: no external data reference at all
         return []
     try:
@@ -225,10 +229,47 @@ def _external_files(path: Path, data: bytes) -> list[Path]:
         proto = onnx.load_model_from_string(data)
     except Exception:  # onnxruntime reports unreadable models with a better message
         return []
-    names = {
-        entry.value
-        for init in proto.graph.initializer
-        for entry in init.external_data
-        if entry.key == "location"
-    }
-    return [path.parent / n for n in sorted(names) if (path.parent / n).is_file()]
+    found: dict[str, Path] = {}
+    for tensor in _tensors(proto.graph):
+        for entry in tensor.external_data:
+            if entry.key == "location" and entry.value not in found:
+                found[entry.value] = contained_file(
+                    path.parent,
+                    entry.value,
+                    what=f"{path}: external data of tensor {tensor.name!r}",
+                    error=ModelLoadError,
+                )
+    return sorted(found.items())
+
+
+def _tensors(graph: Any) -> Iterator[Any]:
+    """Every TensorProto a graph holds: initializers, sparse ones, Constant and other node
+    attributes, and the same in subgraphs (If/Loop/Scan bodies), as onnxruntime reads them."""
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield sparse.values
+        yield sparse.indices
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("sparse_tensor"):
+                yield attr.sparse_tensor.values
+                yield attr.sparse_tensor.indices
+            if attr.HasField("g"):
+                yield from _tensors(attr.g)
+            for sub in attr.graphs:
+                yield from _tensors(sub)
+
+
+def _hash_into(digest: Any, file: Path, model: Path) -> None:
+    """Hash ``file`` in chunks (weights can be gigabytes): never whole in memory."""
+    try:
+        with file.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    except OSError as exc:
+        raise ModelLoadError(
+            f"{model}: cannot read external data {file}: {describe_os_error(exc)}"
+        ) from None
