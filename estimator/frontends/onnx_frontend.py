@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,28 +232,50 @@ def _check_structure(graph: onnx.GraphProto, label: str) -> None:
 
 
 def _topological(nodes: Sequence[onnx.NodeProto], ready: set[str], label: str) -> list[int]:
-    """Node indices in a valid execution order (ONNX requires one, some exporters break it)."""
+    """Node indices in a valid execution order (ONNX requires one, some exporters break it).
+
+    A graph already in order (the usual case) keeps its order. Otherwise Kahn's algorithm: each
+    node counts the distinct tensors it still waits for, a producer that runs releases its
+    consumers, so the whole sort is linear in nodes plus edges (a 20k-node graph listed backwards
+    sorts in milliseconds, where rescanning the pending list took minutes).
+    """
     avail = set(ready)
-    order: list[int] = []
-    for i, n in enumerate(nodes):
-        if all(not x or x in avail for x in n.input):
-            order.append(i)
-            avail.update(n.output)
-        else:
+    for n in nodes:
+        if not all(not x or x in avail for x in n.input):
             break
+        avail.update(n.output)
     else:
-        return order
-    pending = [i for i in range(len(nodes)) if i not in set(order)]
-    while pending:
-        progressed = [i for i in pending if all(not x or x in avail for x in nodes[i].input)]
-        if not progressed:
-            n = nodes[pending[0]]
-            raise ModelLoadError(f"{label}: not a valid ONNX model (cycle at node {n.name!r})")
-        for i in progressed:
-            avail.update(nodes[i].output)
-        order.extend(progressed)
-        done = set(progressed)
-        pending = [i for i in pending if i not in done]
+        return list(range(len(nodes)))
+    producer: dict[str, int] = {}
+    for i, n in enumerate(nodes):
+        for out in n.output:
+            if out and out not in ready:
+                producer.setdefault(out, i)
+    waiting: dict[str, list[int]] = {}
+    missing = [0] * len(nodes)
+    queue: deque[int] = deque()
+    for i, n in enumerate(nodes):
+        needs = {x for x in n.input if x and x not in ready}
+        for x in needs:
+            waiting.setdefault(x, []).append(i)
+        missing[i] = len(needs)
+        if not needs:
+            queue.append(i)
+    order: list[int] = []
+    while queue:
+        i = queue.popleft()
+        order.append(i)
+        for out in nodes[i].output:
+            if not out or producer.get(out) != i:
+                continue
+            for j in waiting.pop(out, ()):
+                missing[j] -= 1
+                if missing[j] == 0:
+                    queue.append(j)
+    if len(order) < len(nodes):
+        placed = set(order)
+        n = nodes[next(i for i in range(len(nodes)) if i not in placed)]
+        raise ModelLoadError(f"{label}: not a valid ONNX model (cycle at node {n.name!r})")
     return order
 
 
