@@ -37,6 +37,16 @@ __all__ = [
 
 KVCache = list[tuple["torch.Tensor", "torch.Tensor"]]
 
+#: Config fields the torch module does not implement, with the value that means "not used".
+_GRAPH_ONLY: dict[str, object] = {
+    "attn_head_dim": None,
+    "head_bias": False,
+    "experts": 0,
+    "parallel_block": False,
+    "rotary_dim": None,
+    "embed_scale": False,
+}
+
 
 @cache
 def _classes() -> dict[str, Any]:
@@ -193,5 +203,15 @@ def decoder_module(cfg: DecoderConfig) -> nn.Module:
     """
     if not isinstance(cfg, DecoderConfig):
         raise InputError(f"decoder_module needs a DecoderConfig, got {type(cfg).__name__}")
+    unsupported = [f for f, default in _GRAPH_ONLY.items() if getattr(cfg, f) != default]
+    if cfg.qkv_bias is not None and cfg.qkv_bias != cfg.bias:
+        unsupported.append("qkv_bias")
+    if cfg.ffn_type == "geglu":
+        unsupported.append("ffn_type=geglu")
+    if unsupported:
+        raise InputError(
+            f"decoder_module: {cfg.name} uses {', '.join(unsupported)}, which only the IR "
+            "builder (decoder_graph) models; the torch module covers the GPT-2 and Llama families"
+        )
     model: nn.Module = _classes()["Decoder"](cfg)
     return model.eval()

@@ -26,7 +26,7 @@ from estimator.ir.dtypes import DType
 from estimator.ir.graph import Graph, Node
 from estimator.ir.tensor import TensorInfo
 
-FfnType = Literal["gelu", "swiglu"]
+FfnType = Literal["gelu", "swiglu", "geglu"]
 NormType = Literal["layernorm", "rmsnorm"]
 Mode = Literal["prefill", "decode"]
 
@@ -37,6 +37,15 @@ class DecoderConfig:
 
     ``max_positions`` set: learned absolute position embeddings (GPT-2); ``None``: rotary
     embeddings (Llama). ``bias`` puts biases on every projection (GPT-2 does, Llama does not).
+
+    The fields after ``name`` cover the other Hugging Face families (estimator.llm.config reads
+    them from a ``config.json``): ``attn_head_dim`` a head size that is not ``hidden / heads``
+    (Gemma), ``qkv_bias`` biases on the q/k/v projections only (Qwen2; None: as ``bias``),
+    ``head_bias`` a bias on the LM head (Phi-2), ``experts`` / ``experts_per_token`` a
+    mixture-of-experts MLP (Mixtral; 0: dense), ``parallel_block`` attention and MLP reading
+    the same norm (Phi-2), ``rotary_dim`` partial rotary embeddings (Phi-2; None: the whole
+    head), ``embed_scale`` the sqrt(hidden) embedding multiplier (Gemma), ``sliding_window``
+    Mistral's attention window (recorded; the graph attends to every cached position).
     """
 
     layers: int
@@ -53,13 +62,28 @@ class DecoderConfig:
     norm_eps: float = 1e-5
     rope_theta: float = 10000.0
     name: str = "decoder"
+    attn_head_dim: int | None = None
+    qkv_bias: bool | None = None
+    head_bias: bool = False
+    experts: int = 0
+    experts_per_token: int = 0
+    parallel_block: bool = False
+    rotary_dim: int | None = None
+    embed_scale: bool = False
+    sliding_window: int | None = None
 
     def __post_init__(self) -> None:
         for field in ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab"):
             value = getattr(self, field)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if not _positive(value):
                 raise InputError(f"DecoderConfig.{field} must be a positive integer, got {value!r}")
-        if self.hidden % self.heads:
+        for field in ("attn_head_dim", "rotary_dim", "sliding_window"):
+            value = getattr(self, field)
+            if value is not None and not _positive(value):
+                raise InputError(
+                    f"DecoderConfig.{field} must be a positive integer or None, got {value!r}"
+                )
+        if self.attn_head_dim is None and self.hidden % self.heads:
             raise InputError(
                 f"DecoderConfig.hidden ({self.hidden}) is not divisible by heads ({self.heads})"
             )
@@ -67,9 +91,9 @@ class DecoderConfig:
             raise InputError(
                 f"DecoderConfig.heads ({self.heads}) is not divisible by kv_heads ({self.kv_heads})"
             )
-        if self.ffn_type not in ("gelu", "swiglu"):
+        if self.ffn_type not in ("gelu", "swiglu", "geglu"):
             raise InputError(
-                f"DecoderConfig.ffn_type must be gelu or swiglu, got {self.ffn_type!r}"
+                f"DecoderConfig.ffn_type must be gelu, swiglu or geglu, got {self.ffn_type!r}"
             )
         if self.norm not in ("layernorm", "rmsnorm"):
             raise InputError(f"DecoderConfig.norm must be layernorm or rmsnorm, got {self.norm!r}")
@@ -77,16 +101,49 @@ class DecoderConfig:
             raise InputError(
                 f"DecoderConfig.max_positions must be positive or None, got {self.max_positions}"
             )
-        if self.max_positions is None and self.head_dim % 2:
-            raise InputError(f"rotary embeddings need an even head_dim, got {self.head_dim}")
+        if self.experts < 0 or self.experts_per_token < 0:
+            raise InputError("DecoderConfig.experts and experts_per_token must be >= 0")
+        if self.experts and not 1 <= self.experts_per_token <= self.experts:
+            raise InputError(
+                f"DecoderConfig.experts_per_token must be in 1..experts ({self.experts}), "
+                f"got {self.experts_per_token}"
+            )
+        if self.rotary_dim is not None and self.rotary_dim > self.head_dim:
+            raise InputError(
+                f"DecoderConfig.rotary_dim ({self.rotary_dim}) exceeds head_dim ({self.head_dim})"
+            )
+        if self.max_positions is None and self.rotated_dim % 2:
+            raise InputError(f"rotary embeddings need an even head_dim, got {self.rotated_dim}")
 
     @property
     def head_dim(self) -> int:
-        return self.hidden // self.heads
+        return self.attn_head_dim if self.attn_head_dim is not None else self.hidden // self.heads
 
     @property
     def rotary(self) -> bool:
         return self.max_positions is None
+
+    @property
+    def rotated_dim(self) -> int:
+        """Channels of each head the rotary embedding turns (the whole head unless partial)."""
+        return self.head_dim if self.rotary_dim is None else self.rotary_dim
+
+    @property
+    def has_qkv_bias(self) -> bool:
+        return self.bias if self.qkv_bias is None else self.qkv_bias
+
+    @property
+    def moe(self) -> bool:
+        return self.experts > 0
+
+    @property
+    def gated(self) -> bool:
+        """The MLP multiplies an activated gate projection with an up projection."""
+        return self.ffn_type in ("swiglu", "geglu")
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def gpt2_small() -> DecoderConfig:
@@ -158,8 +215,11 @@ def preset(name: str) -> DecoderConfig:
         ) from None
 
 
-class _Builder:
-    """Appends nodes in topological order; every node's name is its source module path."""
+class GraphBuilder:
+    """Appends nodes in topological order; every node's name is its source module path.
+
+    Shared by the decoder and by the vision towers of :mod:`estimator.llm.vision`.
+    """
 
     def __init__(self, dtype: DType) -> None:
         self.dtype = dtype
@@ -183,11 +243,16 @@ class _Builder:
         shapes: tuple[tuple[int, ...], ...],
         attrs: dict[str, Any] | None = None,
         source_op: str = "",
+        dtypes: tuple[DType, ...] | None = None,
     ) -> tuple[TensorInfo, ...]:
+        types = dtypes or (self.dtype,) * len(shapes)
         if len(shapes) == 1:
-            outs: tuple[TensorInfo, ...] = (TensorInfo(name, shapes[0], self.dtype),)
+            outs: tuple[TensorInfo, ...] = (TensorInfo(name, shapes[0], types[0]),)
         else:
-            outs = tuple(TensorInfo(f"{name}.{i}", s, self.dtype) for i, s in enumerate(shapes))
+            outs = tuple(
+                TensorInfo(f"{name}.{i}", s, t)
+                for i, (s, t) in enumerate(zip(shapes, types, strict=True))
+            )
         self.nodes.append(Node(name, op, inputs, outs, attrs or {}, name, source_op or op))
         return outs
 
@@ -211,6 +276,12 @@ class _Builder:
         attrs = {"transA": 0, "transB": 1, "alpha": 1.0, "beta": 1.0}
         return self.one(name, "Gemm", ins, (*ins[0].shape[:-1], out), attrs, "Linear")
 
+    def split_last(
+        self, name: str, x: TensorInfo, sizes: tuple[int, ...]
+    ) -> tuple[TensorInfo, ...]:
+        shapes = tuple((*x.shape[:-1], n) for n in sizes)
+        return self.node(name, "Split", (x,), shapes, {"axis": x.rank - 1})
+
     def norm(self, name: str, x: TensorInfo, cfg: DecoderConfig) -> TensorInfo:
         c = x.shape[-1]
         attrs = {"axis": x.rank - 1, "epsilon": cfg.norm_eps}
@@ -221,7 +292,7 @@ class _Builder:
         return self.one(name, "LayerNormalization", (x, scale, bias), x.shape, attrs, "LayerNorm")
 
 
-def _heads(b: _Builder, name: str, x: TensorInfo, heads: int, d: int) -> TensorInfo:
+def _heads(b: GraphBuilder, name: str, x: TensorInfo, heads: int, d: int) -> TensorInfo:
     """[B, L, heads*d] -> [B, heads, L, d]: a free view, then a real transpose."""
     bsz, length = x.shape[0], x.shape[1]
     v = b.one(f"{name}.view", "Reshape", (x,), (bsz, length, heads, d), source_op="view")
@@ -230,7 +301,9 @@ def _heads(b: _Builder, name: str, x: TensorInfo, heads: int, d: int) -> TensorI
     )
 
 
-def _rotary(b: _Builder, name: str, x: TensorInfo, cos: TensorInfo, sin: TensorInfo) -> TensorInfo:
+def _rotate(
+    b: GraphBuilder, name: str, x: TensorInfo, cos: TensorInfo, sin: TensorInfo
+) -> TensorInfo:
     """x*cos + rotate_half(x)*sin, rotate_half(x) = cat(-x2, x1) (HF Llama)."""
     half = (*x.shape[:-1], x.shape[-1] // 2)
     x1, x2 = b.node(f"{name}.split", "Split", (x,), (half, half), {"axis": x.rank - 1})
@@ -241,6 +314,196 @@ def _rotary(b: _Builder, name: str, x: TensorInfo, cos: TensorInfo, sin: TensorI
     return b.one(f"{name}.add", "Add", (a, c), x.shape)
 
 
+def _rotary(
+    b: GraphBuilder, name: str, x: TensorInfo, cos: TensorInfo, sin: TensorInfo
+) -> TensorInfo:
+    """Rotary embedding over the first ``cos.shape[-1]`` channels of each head (all of them
+    unless partial, as Phi-2's): the rest pass through and are concatenated back."""
+    r, d = cos.shape[-1], x.shape[-1]
+    if r == d:
+        return _rotate(b, name, x, cos, sin)
+    part, rest = b.split_last(f"{name}.partial", x, (r, d - r))
+    turned = _rotate(b, name, part, cos, sin)
+    return b.one(f"{name}.partial_cat", "Concat", (turned, rest), x.shape, {"axis": x.rank - 1})
+
+
+@dataclass(frozen=True, slots=True)
+class LayerInputs:
+    """What every transformer layer of one pass reads besides the residual stream.
+
+    ``rope``: (cos, sin) of the rotary embedding, None for learned positions; ``kv_len``:
+    cached positions (graph inputs ``past_key.<i>``/``past_value.<i>``); ``causal``: the mask
+    of a decoder (an image encoder attends both ways); ``fused_projections``: q/k/v (and
+    gate/up) as one GEMM each, as LLM serving engines load them.
+    """
+
+    rope: tuple[TensorInfo, TensorInfo] | None
+    kv_len: int = 0
+    causal: bool = True
+    fused_projections: bool = False
+
+
+def transformer_layer(
+    b: GraphBuilder, prefix: str, index: int, x: TensorInfo, cfg: DecoderConfig, io: LayerInputs
+) -> tuple[TensorInfo, tuple[TensorInfo, TensorInfo], list[TensorInfo]]:
+    """One pre-norm transformer layer: (new residual stream, present (K, V), new graph inputs)."""
+    pre = f"{prefix}{index}"
+    att = f"{pre}.self_attn"
+    batch, lq = x.shape[0], x.shape[1]
+    h, hkv, d, hid = cfg.heads, cfg.kv_heads, cfg.head_dim, cfg.hidden
+    hn = b.norm(f"{pre}.input_layernorm", x, cfg)
+    qkv_bias = cfg.has_qkv_bias
+    if io.fused_projections:
+        qkv = b.linear(f"{att}.qkv_proj", hn, (h + 2 * hkv) * d, qkv_bias)
+        qf, kf, vf = b.split_last(f"{att}.qkv_split", qkv, (h * d, hkv * d, hkv * d))
+    else:
+        qf = b.linear(f"{att}.q_proj", hn, h * d, qkv_bias)
+        kf = b.linear(f"{att}.k_proj", hn, hkv * d, qkv_bias)
+        vf = b.linear(f"{att}.v_proj", hn, hkv * d, qkv_bias)
+    q = _heads(b, f"{att}.q", qf, h, d)
+    k = _heads(b, f"{att}.k", kf, hkv, d)
+    v = _heads(b, f"{att}.v", vf, hkv, d)
+    if io.rope is not None:
+        cos, sin = io.rope
+        q = _rotary(b, f"{att}.rotary_q", q, cos, sin)
+        k = _rotary(b, f"{att}.rotary_k", k, cos, sin)
+    new_inputs: list[TensorInfo] = []
+    if io.kv_len:
+        past_k = TensorInfo(f"past_key.{index}", (batch, hkv, io.kv_len, d), b.dtype)
+        past_v = TensorInfo(f"past_value.{index}", (batch, hkv, io.kv_len, d), b.dtype)
+        new_inputs += [past_k, past_v]
+        full = (batch, hkv, io.kv_len + lq, d)
+        k = b.one(f"{att}.cat_k", "Concat", (past_k, k), full, {"axis": 2}, "cat")
+        v = b.one(f"{att}.cat_v", "Concat", (past_v, v), full, {"axis": 2}, "cat")
+    attrs = {"num_heads": h, "is_causal": int(io.causal and lq > 1), "scale": None}
+    o = b.one(
+        f"{att}.sdpa", "Attention", (q, k, v), (batch, h, lq, d), attrs,
+        "scaled_dot_product_attention",
+    )  # fmt: skip
+    o = b.one(f"{att}.o.transpose", "Transpose", (o,), (batch, lq, h, d), {"perm": (0, 2, 1, 3)})
+    o = b.one(f"{att}.o.view", "Reshape", (o,), (batch, lq, h * d), source_op="reshape")
+    o = b.linear(f"{att}.o_proj", o, hid, cfg.bias)
+    if cfg.parallel_block:  # Phi-2 / GPT-J: x + attn(ln(x)) + mlp(ln(x))
+        m = _mlp(b, pre, hn, cfg, io.fused_projections)
+        x = b.one(f"{pre}.attn_residual", "Add", (x, o), x.shape, source_op="add")
+        return (
+            b.one(f"{pre}.mlp_residual", "Add", (x, m), x.shape, source_op="add"),
+            (k, v),
+            (new_inputs),
+        )
+    x = b.one(f"{pre}.attn_residual", "Add", (x, o), x.shape, source_op="add")
+    hn = b.norm(f"{pre}.post_attention_layernorm", x, cfg)
+    m = _mlp(b, pre, hn, cfg, io.fused_projections)
+    x = b.one(f"{pre}.mlp_residual", "Add", (x, m), x.shape, source_op="add")
+    return x, (k, v), new_inputs
+
+
+def _activation(b: GraphBuilder, name: str, x: TensorInfo, cfg: DecoderConfig) -> TensorInfo:
+    if cfg.ffn_type == "swiglu":
+        return b.one(name, "Silu", (x,), x.shape, source_op="silu")
+    return b.one(name, "Gelu", (x,), x.shape, {"approximate": "tanh"}, "gelu")
+
+
+def _dense_mlp(
+    b: GraphBuilder,
+    mlp: str,
+    hn: TensorInfo,
+    cfg: DecoderConfig,
+    fused: bool,
+    names: tuple[str, str, str],
+) -> TensorInfo:
+    """gate/up/down (``names``) projections of one dense MLP or one expert."""
+    gate_n, up_n, down_n = names
+    hid = hn.shape[-1]
+    if not cfg.gated:
+        up = b.linear(f"{mlp}.{up_n}", hn, cfg.ffn, cfg.bias)
+        return b.linear(f"{mlp}.{down_n}", _activation(b, f"{mlp}.act", up, cfg), hid, cfg.bias)
+    if fused:
+        both = b.linear(f"{mlp}.gate_up_proj", hn, 2 * cfg.ffn, cfg.bias)
+        gate, up = b.split_last(f"{mlp}.gate_up_split", both, (cfg.ffn, cfg.ffn))
+    else:
+        gate = b.linear(f"{mlp}.{gate_n}", hn, cfg.ffn, cfg.bias)
+        up = b.linear(f"{mlp}.{up_n}", hn, cfg.ffn, cfg.bias)
+    act = _activation(b, f"{mlp}.act", gate, cfg)
+    m = b.one(f"{mlp}.mul", "Mul", (act, up), up.shape, source_op="mul")
+    return b.linear(f"{mlp}.{down_n}", m, hid, cfg.bias)
+
+
+def expert_loads(tokens: int, experts: int, per_token: int) -> list[int]:
+    """Tokens each routed expert processes: ``tokens * per_token`` slots spread as evenly as
+    possible over ``min(experts, slots)`` experts (balanced routing, the assumption a router
+    trained with a load-balancing loss aims for)."""
+    slots = tokens * per_token
+    active = min(experts, slots)
+    base, extra = divmod(slots, active)
+    return [base + (1 if j < extra else 0) for j in range(active)]
+
+
+def _moe_mlp(
+    b: GraphBuilder, pre: str, hn: TensorInfo, cfg: DecoderConfig, fused: bool
+) -> TensorInfo:
+    """Mixtral's sparse MLP: router, top-k, each routed expert on its tokens, weighted sum.
+
+    Only the experts that receive tokens appear (their weights are read, their FLOPs counted);
+    the others hold memory but do no work, which :mod:`estimator.llm.memory` accounts for.
+    """
+    moe = f"{pre}.block_sparse_moe"
+    batch, length, hid = hn.shape
+    k = cfg.experts_per_token
+    tokens = batch * length
+    router = b.linear(f"{moe}.gate", hn, cfg.experts, False)
+    top_w, top_i = b.node(
+        f"{moe}.topk", "TopK", (router,), ((batch, length, k), (batch, length, k)),
+        {"axis": 2}, "topk", (b.dtype, DType.INT64),
+    )  # fmt: skip
+    weights = b.one(f"{moe}.routing_softmax", "Softmax", (top_w,), top_w.shape, {"axis": 2})
+    flat = b.one(f"{moe}.flat", "Reshape", (hn,), (tokens, hid), source_op="view")
+    outs: list[TensorInfo] = []
+    for j, load in enumerate(expert_loads(tokens, cfg.experts, k)):
+        ex = f"{moe}.experts.{j}"
+        idx = b.one(f"{ex}.route", "Slice", (top_i,), (load,), {"axis": 0})
+        xs = b.one(f"{ex}.dispatch", "Gather", (flat, idx), (load, hid), {"axis": 0})
+        outs.append(_dense_mlp(b, ex, xs, cfg, fused, ("w1", "w3", "w2")))
+    cat = b.one(f"{moe}.combine_cat", "Concat", tuple(outs), (tokens * k, hid), {"axis": 0})
+    per = b.one(f"{moe}.combine_view", "Reshape", (cat,), (batch, length, k, hid))
+    w4 = b.one(f"{moe}.routing_view", "Unsqueeze", (weights,), (batch, length, k, 1))
+    scaled = b.one(f"{moe}.combine_scale", "Mul", (per, w4), per.shape)
+    return b.one(f"{moe}.combine_sum", "ReduceSum", (scaled,), (batch, length, hid), {"axes": (2,)})
+
+
+def _mlp(b: GraphBuilder, pre: str, hn: TensorInfo, cfg: DecoderConfig, fused: bool) -> TensorInfo:
+    if cfg.moe:
+        return _moe_mlp(b, pre, hn, cfg, fused)
+    return _dense_mlp(b, f"{pre}.mlp", hn, cfg, fused, ("gate_proj", "up_proj", "down_proj"))
+
+
+def rotary_tables(
+    b: GraphBuilder, pos_ids: TensorInfo, rotated: int, dtype: DType
+) -> tuple[TensorInfo, TensorInfo]:
+    """cos and sin [1, 1, L, rotated] of the rotary embedding at ``pos_ids``.
+
+    HF LlamaRotaryEmbedding: freqs = position * inv_freq, emb = cat(freqs, freqs), with
+    inv_freq = theta^(-2i/D) = exp(2i * (-ln(theta)/D)) computed from integer exponents: a
+    stored float vector would read as a learned parameter to the cost model's params rule, and
+    inv_freq is a buffer, not a parameter.
+    """
+    lq, half = pos_ids.shape[1], rotated // 2
+    exps = b.const("rotary_emb.exponents", (half,), DType.INT64)
+    log_scale = b.const("rotary_emb.log_scale", ())
+    expf = b.one("rotary_emb.exponents_cast", "Cast", (exps,), (half,), {"to": dtype.value})
+    scaled = b.one("rotary_emb.scale", "Mul", (expf, log_scale), (half,))
+    inv_freq = b.one("rotary_emb.inv_freq", "Exp", (scaled,), (half,))
+    posf = b.one("rotary_emb.cast", "Cast", (pos_ids,), (1, lq), {"to": dtype.value})
+    pos3 = b.one("rotary_emb.unsqueeze", "Unsqueeze", (posf,), (1, lq, 1))
+    freqs = b.one("rotary_emb.freqs", "Mul", (pos3, inv_freq), (1, lq, half))
+    emb = b.one("rotary_emb.cat", "Concat", (freqs, freqs), (1, lq, rotated), {"axis": 2})
+    cos0 = b.one("rotary_emb.cos", "Cos", (emb,), (1, lq, rotated))
+    sin0 = b.one("rotary_emb.sin", "Sin", (emb,), (1, lq, rotated))
+    cos = b.one("rotary_emb.cos_view", "Unsqueeze", (cos0,), (1, 1, lq, rotated))
+    sin = b.one("rotary_emb.sin_view", "Unsqueeze", (sin0,), (1, 1, lq, rotated))
+    return cos, sin
+
+
 def decoder_graph(
     cfg: DecoderConfig,
     mode: Mode = "prefill",
@@ -249,12 +512,14 @@ def decoder_graph(
     batch: int = 1,
     *,
     dtype: DType = DType.FLOAT32,
+    fused_projections: bool = False,
 ) -> Graph:
     """The IR of one forward pass of ``cfg``.
 
     ``prefill``: ``seq_len`` new tokens attend causally to themselves (and to ``kv_len`` cached
     tokens when ``kv_len > 0``). ``decode``: one new token attends to ``kv_len`` cached tokens
-    plus itself (Lk = kv_len + 1); ``seq_len`` is ignored.
+    plus itself (Lk = kv_len + 1); ``seq_len`` is ignored. ``fused_projections``: q/k/v and
+    gate/up as one GEMM each (``qkv_proj``, ``gate_up_proj``), as serving engines load them.
     """
     if mode not in ("prefill", "decode"):
         raise InputError(f"decoder mode must be 'prefill' or 'decode', got {mode!r}")
@@ -265,8 +530,8 @@ def decoder_graph(
     lk = kv_len + lq
     if cfg.max_positions is not None and lk > cfg.max_positions:
         raise InputError(f"{cfg.name}: {lk} positions exceed max_positions={cfg.max_positions}")
-    h, hkv, d, hid = cfg.heads, cfg.kv_heads, cfg.head_dim, cfg.hidden
-    b = _Builder(dtype)
+    hid = cfg.hidden
+    b = GraphBuilder(dtype)
     ids = TensorInfo("input_ids", (batch, lq), DType.INT64)
     pos_ids = TensorInfo("position_ids", (1, lq), DType.INT64)
     inputs = [ids, pos_ids]
@@ -274,7 +539,10 @@ def decoder_graph(
 
     wte = b.const("embed_tokens.weight", (cfg.vocab, hid))
     x = b.one("embed_tokens", "Gather", (wte, ids), (batch, lq, hid), {"axis": 0}, "Embedding")
-    cos = sin = x
+    if cfg.embed_scale:  # Gemma multiplies the embeddings by sqrt(hidden)
+        scale = b.const("embed_tokens.normalizer", ())
+        x = b.one("embed_scale", "Mul", (x, scale), x.shape, source_op="mul")
+    rope: tuple[TensorInfo, TensorInfo] | None = None
     if cfg.max_positions is not None:
         wpe = b.const("embed_positions.weight", (cfg.max_positions, hid))
         p = b.one(
@@ -282,71 +550,18 @@ def decoder_graph(
         )
         x = b.one("embed_add", "Add", (x, p), x.shape, source_op="add")
     else:
-        # HF LlamaRotaryEmbedding: freqs = position * inv_freq, emb = cat(freqs, freqs), with
-        # inv_freq = theta^(-2i/D) = exp(2i * (-ln(theta)/D)) computed from integer exponents:
-        # a stored float vector would read as a learned parameter to the cost model's params
-        # rule, and inv_freq is a buffer, not a parameter.
-        exps = b.const("rotary_emb.exponents", (d // 2,), DType.INT64)
-        log_scale = b.const("rotary_emb.log_scale", ())
-        expf = b.one("rotary_emb.exponents_cast", "Cast", (exps,), (d // 2,), {"to": dtype.value})
-        scaled = b.one("rotary_emb.scale", "Mul", (expf, log_scale), (d // 2,))
-        inv_freq = b.one("rotary_emb.inv_freq", "Exp", (scaled,), (d // 2,))
-        posf = b.one("rotary_emb.cast", "Cast", (pos_ids,), (1, lq), {"to": dtype.value})
-        pos3 = b.one("rotary_emb.unsqueeze", "Unsqueeze", (posf,), (1, lq, 1))
-        freqs = b.one("rotary_emb.freqs", "Mul", (pos3, inv_freq), (1, lq, d // 2))
-        emb = b.one("rotary_emb.cat", "Concat", (freqs, freqs), (1, lq, d), {"axis": 2})
-        cos0 = b.one("rotary_emb.cos", "Cos", (emb,), (1, lq, d))
-        sin0 = b.one("rotary_emb.sin", "Sin", (emb,), (1, lq, d))
-        cos = b.one("rotary_emb.cos_view", "Unsqueeze", (cos0,), (1, 1, lq, d))
-        sin = b.one("rotary_emb.sin_view", "Unsqueeze", (sin0,), (1, 1, lq, d))
+        rope = rotary_tables(b, pos_ids, cfg.rotated_dim, dtype)
 
+    io = LayerInputs(rope, kv_len, True, fused_projections)
     for i in range(cfg.layers):
-        pre = f"layers.{i}"
-        att = f"{pre}.self_attn"
-        hn = b.norm(f"{pre}.input_layernorm", x, cfg)
-        q = _heads(b, f"{att}.q", b.linear(f"{att}.q_proj", hn, h * d, cfg.bias), h, d)
-        k = _heads(b, f"{att}.k", b.linear(f"{att}.k_proj", hn, hkv * d, cfg.bias), hkv, d)
-        v = _heads(b, f"{att}.v", b.linear(f"{att}.v_proj", hn, hkv * d, cfg.bias), hkv, d)
-        if cfg.rotary:
-            q = _rotary(b, f"{att}.rotary_q", q, cos, sin)
-            k = _rotary(b, f"{att}.rotary_k", k, cos, sin)
-        if kv_len:
-            past_k = TensorInfo(f"past_key.{i}", (batch, hkv, kv_len, d), dtype)
-            past_v = TensorInfo(f"past_value.{i}", (batch, hkv, kv_len, d), dtype)
-            inputs += [past_k, past_v]
-            full = (batch, hkv, lk, d)
-            k = b.one(f"{att}.cat_k", "Concat", (past_k, k), full, {"axis": 2}, "cat")
-            v = b.one(f"{att}.cat_v", "Concat", (past_v, v), full, {"axis": 2}, "cat")
+        x, (k, v), new_inputs = transformer_layer(b, "layers.", i, x, cfg, io)
+        inputs += new_inputs
         outputs += [k, v]
-        attrs = {"num_heads": h, "is_causal": int(lq > 1), "scale": None}
-        o = b.one(
-            f"{att}.sdpa", "Attention", (q, k, v), (batch, h, lq, d), attrs,
-            "scaled_dot_product_attention",
-        )  # fmt: skip
-        o = b.one(
-            f"{att}.o.transpose", "Transpose", (o,), (batch, lq, h, d), {"perm": (0, 2, 1, 3)}
-        )
-        o = b.one(f"{att}.o.view", "Reshape", (o,), (batch, lq, h * d), source_op="reshape")
-        o = b.linear(f"{att}.o_proj", o, hid, cfg.bias)
-        x = b.one(f"{pre}.attn_residual", "Add", (x, o), x.shape, source_op="add")
-
-        hn = b.norm(f"{pre}.post_attention_layernorm", x, cfg)
-        mlp = f"{pre}.mlp"
-        if cfg.ffn_type == "swiglu":
-            gate = b.linear(f"{mlp}.gate_proj", hn, cfg.ffn, cfg.bias)
-            up = b.linear(f"{mlp}.up_proj", hn, cfg.ffn, cfg.bias)
-            act = b.one(f"{mlp}.act", "Silu", (gate,), gate.shape, source_op="silu")
-            m = b.one(f"{mlp}.mul", "Mul", (act, up), up.shape, source_op="mul")
-            m = b.linear(f"{mlp}.down_proj", m, hid, cfg.bias)
-        else:
-            up = b.linear(f"{mlp}.up_proj", hn, cfg.ffn, cfg.bias)
-            act = b.one(f"{mlp}.act", "Gelu", (up,), up.shape, {"approximate": "tanh"}, "gelu")
-            m = b.linear(f"{mlp}.down_proj", act, hid, cfg.bias)
-        x = b.one(f"{pre}.mlp_residual", "Add", (x, m), x.shape, source_op="add")
 
     x = b.norm("norm", x, cfg)
     head_w = wte if cfg.tie_embeddings else b.const("lm_head.weight", (cfg.vocab, hid))
-    logits = b.linear_with("lm_head", (x, head_w), cfg.vocab)
+    head_in = (x, head_w, b.const("lm_head.bias", (cfg.vocab,))) if cfg.head_bias else (x, head_w)
+    logits = b.linear_with("lm_head", head_in, cfg.vocab)
     return Graph(
         name=f"{cfg.name}:{mode}",
         nodes=b.nodes,
