@@ -1,10 +1,13 @@
 """Find, validate, cache and save hardware registry files.
 
 Search order for a device: user folders (``registry`` argument, then ``ESTIMATOR_REGISTRY``,
-os.pathsep-separated), then the shipped ``hardware_registry/`` (``ESTIMATOR_BUILTIN_REGISTRY``
-overrides where that is). Files are checked against the JSON Schemas first, so a broken file gives
-one line naming the file and the field, then built into frozen pydantic models. Parsed files are
-cached by (path, mtime, size): NAS loops call ``load_hardware`` per candidate.
+os.pathsep-separated, then the per-user data folder when it exists: ``$XDG_DATA_HOME`` or
+``~/.local/share``, ``/roofline-estimator``), then the shipped ``hardware_registry/``
+(``ESTIMATOR_BUILTIN_REGISTRY`` overrides where that is). New entries (``probe-hardware``) go to
+the first of the user folders (:func:`user_registry`). Files are checked against the JSON
+Schemas first, so a broken file gives one line naming the file and the field, then built into
+frozen pydantic models. Parsed files are cached by (path, mtime, size): NAS loops call
+``load_hardware`` per candidate.
 """
 
 from __future__ import annotations
@@ -61,8 +64,18 @@ def _builtin(env: str) -> Path:
     return Path(estimator.__file__).resolve().parents[1] / "hardware_registry"
 
 
-def registry_roots(registry: RegistryArg = None) -> list[Path]:
-    """Folders searched, first match wins: argument, ESTIMATOR_REGISTRY, shipped registry."""
+#: Folder name of the per-user registry under the XDG data folder.
+USER_REGISTRY_NAME = "roofline-estimator"
+
+
+def user_data_registry() -> Path:
+    """The per-user registry folder: ``$XDG_DATA_HOME/roofline-estimator``, else
+    ``~/.local/share/roofline-estimator`` (it need not exist)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / USER_REGISTRY_NAME
+
+
+def _explicit_roots(registry: RegistryArg) -> list[Path]:
     roots: list[Path] = []
     if registry is not None:
         items = registry if isinstance(registry, list) else [registry]
@@ -70,10 +83,27 @@ def registry_roots(registry: RegistryArg = None) -> list[Path]:
             roots.extend(Path(p) for p in str(os.fspath(item)).split(os.pathsep) if p)
     env = os.environ.get("ESTIMATOR_REGISTRY", "")
     roots.extend(Path(p) for p in env.split(os.pathsep) if p)
-    roots.append(builtin_registry())
-    for r in roots[:-1]:
+    return roots
+
+
+def user_registry(registry: RegistryArg = None) -> Path:
+    """Where a new registry entry is written: the first ``registry`` folder, else the first of
+    ``ESTIMATOR_REGISTRY``, else :func:`user_data_registry` (created when written)."""
+    roots = _explicit_roots(registry)
+    return roots[0] if roots else user_data_registry()
+
+
+def registry_roots(registry: RegistryArg = None) -> list[Path]:
+    """Folders searched, first match wins: argument, ESTIMATOR_REGISTRY, the per-user data
+    folder (when it exists), shipped registry."""
+    roots = _explicit_roots(registry)
+    for r in roots:
         if not r.is_dir():
             raise RegistryError(f"registry folder '{r}' does not exist")
+    data = user_data_registry()
+    if data.is_dir() and data not in roots:
+        roots.append(data)
+    roots.append(builtin_registry())
     return roots
 
 
@@ -254,6 +284,7 @@ def _cache_key(name: str, registry: RegistryArg) -> tuple[str, ...]:
         reg,
         env.get("ESTIMATOR_REGISTRY", ""),
         env.get("ESTIMATOR_BUILTIN_REGISTRY", ""),
+        env.get("XDG_DATA_HOME", ""),
     )
 
 
@@ -269,7 +300,8 @@ def load_hardware(name: str | Hardware, registry: RegistryArg = None) -> Hardwar
         if found is None:
             raise RegistryError(
                 f"no registry entry matches this machine ({host.cpu_model_name() or 'unknown CPU'})"
-                "; add one from hardware_registry/template/ (see docs/design/registry.md)"
+                "; `calibrate-hardware --hw host` creates one (probe + calibration), "
+                "`probe-hardware` only probes"
             )
         name = found
     key = _cache_key(name.lower(), registry)
@@ -552,6 +584,38 @@ def save_profiles(
     except BaseException:
         if backup is not None and backup.exists() and target.is_file():
             backup.unlink()
+        raise
+    return target
+
+
+def save_hardware(hw: Hardware, root: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """Write ``hw`` as ``<root>/<type>/<id>/hardware.json``; returns the file's path.
+
+    An existing file is replaced only with ``force`` (and then copied to
+    ``hardware.json.bak-<UTC timestamp>`` first). A new device folder is assembled under a
+    temporary name and renamed into place, so an interrupted run leaves no folder and no
+    partial file; an existing file is replaced with :func:`write_atomic`. The text is checked
+    against the shipped schema before anything is written.
+    """
+    folder = Path(root) / hw.type / hw.id
+    target = folder / HARDWARE_FILE
+    data = hw.model_dump(mode="json", exclude_none=False)
+    _validate(target, data, "hardware.schema.json", Hardware)
+    text = json.dumps(data, indent=2) + "\n"
+    if target.exists():
+        if not force:
+            raise RegistryError(f"{target}: already exists; pass --force to replace it")
+        shutil.copy2(target, folder / f"{HARDWARE_FILE}.bak-{_utc_stamp()}")
+        write_atomic(target, text)
+        return target
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{hw.id}.", dir=folder.parent))
+    try:
+        write_atomic(tmp / HARDWARE_FILE, text)
+        os.chmod(tmp, 0o755)
+        os.rename(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
 

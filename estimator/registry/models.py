@@ -99,6 +99,129 @@ class Fingerprint(_Frozen):
     notes: str | None = None
 
 
+class ComputeCeiling(_Frozen):
+    """A compute ceiling measured on the machine: what ``method`` reached at ``threads``.
+
+    ``register_fma``: independent FMA chains held in vector registers (the core's FMA
+    throughput at the clock it holds under that load); ``onnxruntime_gemm``: a large MatMul
+    (fp32) or MatMulInteger (int8, ops counted as FLOPs) through onnxruntime's CPU kernels.
+    """
+
+    dtype: str
+    threads: int = Field(ge=1)
+    method: Literal["register_fma", "onnxruntime_gemm"]
+    gflops: float = Field(gt=0)
+    #: Half-width of the 95% interval of the figure over the probe's repeats (same units).
+    u95_gflops: float = Field(ge=0)
+    runs: int = Field(ge=1)
+    derivation: str = Field(min_length=1)
+
+
+class BandwidthCeiling(_Frozen):
+    """The bandwidth of one memory level at ``threads``, pooled from the STREAM-like sweep
+    points whose working set lies inside that level (bytes read + written per second)."""
+
+    level: Literal["L1", "L2", "L3", "L4", "DRAM"]
+    threads: int = Field(ge=1)
+    gbs: float = Field(gt=0)
+    u95_gbs: float = Field(ge=0)
+    #: Smallest and largest working set (KiB, all threads together) of the points pooled.
+    working_set_kib: tuple[float, float]
+    points: int = Field(ge=1)
+    derivation: str = Field(min_length=1)
+
+
+class SweepPoint(_Frozen):
+    """One working-set size of the STREAM-like sweep (triad ``a = b + s * c``, float32)."""
+
+    threads: int = Field(ge=1)
+    #: The three arrays of every thread together, KiB.
+    working_set_kib: float = Field(gt=0)
+    gbs: float = Field(gt=0)
+    u95_gbs: float = Field(ge=0)
+
+
+class MachineCache(_Frozen):
+    """A cache level as the OS reported it (``estimator.host.CacheInfo``)."""
+
+    level: int = Field(ge=1, le=4)
+    kind: Literal["data", "instruction", "unified"]
+    size_kib: float = Field(gt=0)
+    shared_cpus: int = Field(ge=1)
+    shared_cores: int = Field(ge=1)
+    line_bytes: int | None = None
+    ways: int | None = None
+
+
+class MachineNuma(_Frozen):
+    node: int = Field(ge=0)
+    cpus: list[int]
+    memory_gb: float | None = None
+
+
+class MachineReading(_Frozen):
+    """What the probe read from /proc, sysfs and lscpu (``estimator.host.read_topology``), the
+    full flag list left out: ``simd``, ``dot_products`` and ``matrix_units`` keep what matters."""
+
+    cpu_model: str
+    vendor: str | None = None
+    arch: str
+    family: int | None = None
+    model_number: int | None = None
+    stepping: int | None = None
+    logical_cpus: int = Field(ge=1)
+    cores: int | None = Field(default=None, ge=1)
+    sockets: int | None = Field(default=None, ge=1)
+    threads_per_core: int | None = Field(default=None, ge=1)
+    caches: list[MachineCache] = Field(default_factory=list)
+    numa: list[MachineNuma] = Field(default_factory=list)
+    memory_gb: float | None = None
+    base_clock_ghz: float | None = None
+    max_clock_ghz: float | None = None
+    clock_source: str
+    hypervisor: bool
+    simd_bits: int | None = None
+    simd: list[str] = Field(default_factory=list)
+    fma: bool
+    dot_products: dict[str, list[str]] = Field(default_factory=dict)
+    matrix_units: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class MeasuredRoofline(_Frozen):
+    """The machine's empirical roofline, as ``probe-hardware`` measured it: compute ceilings per
+    dtype and thread count, bandwidth per memory level, and the sweep they were read from.
+
+    Kept apart from the datasheet fields of :class:`Hardware` (``peak_gflops``, ``memory``,
+    ``caches``), so a reader sees which figures were measured, by which command, and when.
+    """
+
+    date: str
+    tool_version: str
+    #: The command that measured these figures.
+    command: str = Field(min_length=1)
+    quick: bool
+    seconds: float = Field(ge=0)
+    threads: list[int] = Field(min_length=1)
+    machine: MachineReading
+    compute: list[ComputeCeiling] = Field(default_factory=list)
+    bandwidth: list[BandwidthCeiling] = Field(default_factory=list)
+    sweep: list[SweepPoint] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+    def best_compute(self, dtype: str, threads: int) -> ComputeCeiling | None:
+        """The highest ceiling measured for ``dtype`` at ``threads`` (any method)."""
+        key = canonical_dtype(dtype)
+        rows = [c for c in self.compute if canonical_dtype(c.dtype) == key and c.threads == threads]
+        return max(rows, key=lambda c: c.gflops, default=None)
+
+    def level_bandwidth(self, level: str, threads: int) -> BandwidthCeiling | None:
+        for b in self.bandwidth:
+            if b.level == level and b.threads == threads:
+                return b
+        return None
+
+
 class Hardware(_Frozen):
     schema_version: int = 1
     id: str = Field(min_length=1)
@@ -122,6 +245,9 @@ class Hardware(_Frozen):
     sources: list[str] = Field(min_length=1)
     fingerprint: Fingerprint | None = None
     notes: str | None = None
+    #: Figures measured on the machine itself (``probe-hardware``), apart from the datasheet
+    #: fields above; None for an entry written from datasheets only.
+    measured: MeasuredRoofline | None = None
 
     _source_dir: str | None = PrivateAttr(default=None)
 

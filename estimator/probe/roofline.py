@@ -1,0 +1,183 @@
+"""Raw probe rates -> the measured roofline (:class:`~estimator.registry.models.MeasuredRoofline`):
+each figure the median of its runs, with the half-width of their 95% range as its uncertainty,
+and a derivation that says what ran, how big, how often and on how many threads."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict
+
+import numpy as np
+
+from estimator.host import CpuTopology
+from estimator.probe.measure import RawProbe
+from estimator.registry.models import (
+    BandwidthCeiling,
+    ComputeCeiling,
+    MachineReading,
+    MeasuredRoofline,
+    SweepPoint,
+)
+
+#: Percentiles whose half-distance is a figure's stated uncertainty (the runs' 95% range).
+_LO, _HI = 2.5, 97.5
+
+
+def summarize(runs: Sequence[float]) -> tuple[float, float]:
+    """(median, half-width of the 2.5-97.5 percentile range) of one figure's runs."""
+    arr = np.asarray(runs, dtype=np.float64)
+    lo, mid, hi = np.percentile(arr, [_LO, 50.0, _HI])
+    return float(mid), float(hi - lo) / 2.0
+
+
+def _fmt_kib(kib: float) -> str:
+    if kib >= 1024 * 1024:
+        return f"{kib / 1024**2:.3g} GiB"
+    if kib >= 1024:
+        return f"{kib / 1024:.3g} MiB"
+    return f"{kib:.3g} KiB"
+
+
+def machine_reading(topo: CpuTopology) -> MachineReading:
+    """The topology as the registry records it (the full flag list left out)."""
+    return MachineReading.model_validate({k: v for k, v in asdict(topo).items() if k != "flags"})
+
+
+def compute_ceilings(raw: RawProbe) -> list[ComputeCeiling]:
+    kernel = raw.worker.get("kernel", "fma")
+    lanes = 192 if kernel == "fma_192" else 96
+    width = raw.worker.get("asm_fma")
+    target = (
+        "; numba target: the host's features with LLVM's 256-bit preference off"
+        if raw.worker.get("numba_features")
+        else ""
+    )
+    asm = (
+        "; machine code: "
+        + ", ".join(f"{n} {k}" for k, n in width.items() if n)
+        + " vector FMA instructions"
+        if width
+        else ""
+    )
+    out: list[ComputeCeiling] = []
+    for row in raw.worker["fma"]:
+        mid, u = summarize(row["gflops"])
+        out.append(
+            ComputeCeiling(
+                dtype="fp32",
+                threads=row["threads"],
+                method="register_fma",
+                gflops=round(mid, 2),
+                u95_gflops=round(u, 2),
+                runs=len(row["gflops"]),
+                derivation=(
+                    f"numba {kernel}: {lanes} fp32 accumulators in registers (12 independent "
+                    f"chains of vector FMAs), acc = acc * y + x, 2 FLOP per element per "
+                    f"iteration, on {row['threads']} pinned thread(s) started together; median "
+                    f"of {len(row['gflops'])} runs of ~{raw.effort.fma_seconds:.2g} s"
+                    f"{target}{asm}"
+                ),
+            )
+        )
+    for (dtype, th), runs in raw.gemm.items():
+        mid, u = summarize(runs)
+        op = "MatMul" if dtype == "fp32" else "MatMulInteger (uint8 x int8 -> int32)"
+        n = raw.gemm_size
+        out.append(
+            ComputeCeiling(
+                dtype=dtype,
+                threads=th,
+                method="onnxruntime_gemm",
+                gflops=round(mid, 2),
+                u95_gflops=round(u, 2),
+                runs=len(runs),
+                derivation=(
+                    f"onnxruntime {op} {n}x{n} @ {n}x{n} (constant weight), "
+                    f"intra_op_num_threads={th}: 2*{n}^3 = {2 * n**3 / 1e9:.3g} G"
+                    f"{'FLOP' if dtype == 'fp32' else 'OP'} per run; median of {len(runs)} runs "
+                    "after 2 warm-up runs"
+                ),
+            )
+        )
+    return out
+
+
+def sweep_points(raw: RawProbe) -> list[SweepPoint]:
+    out = []
+    for row in raw.worker["sweep"]:
+        mid, u = summarize(row["gbs"])
+        out.append(
+            SweepPoint(
+                threads=row["threads"],
+                working_set_kib=row["working_set_kib"],
+                gbs=round(mid, 3),
+                u95_gbs=round(u, 3),
+            )
+        )
+    return out
+
+
+def bandwidth_ceilings(
+    raw: RawProbe, threads: Sequence[int]
+) -> tuple[list[BandwidthCeiling], list[str]]:
+    """Per thread count and level, the runs of every sweep point inside the level's range,
+    pooled; a level with no point inside is named in the notes."""
+    out: list[BandwidthCeiling] = []
+    notes: list[str] = []
+    for th in threads:
+        rows = [r for r in raw.worker["sweep"] if r["threads"] == th]
+        for level, (lo, hi) in raw.ranges[th].items():
+            inside = [r for r in rows if lo <= r["working_set_kib"] <= hi]
+            if not inside:
+                notes.append(f"threads={th}: no sweep point inside {level}'s range; not measured")
+                continue
+            pooled = [g for r in inside for g in r["gbs"]]
+            mid, u = summarize(pooled)
+            ws = [r["working_set_kib"] for r in inside]
+            top = "" if math.isinf(hi) else f" to {_fmt_kib(hi)}"
+            out.append(
+                BandwidthCeiling(
+                    level=level,  # type: ignore[arg-type]
+                    threads=th,
+                    gbs=round(mid, 3),
+                    u95_gbs=round(u, 3),
+                    working_set_kib=(min(ws), max(ws)),
+                    points=len(inside),
+                    derivation=(
+                        f"STREAM-like triad a = b + s*c (float32, 12 B per element: 2 loads + "
+                        f"1 store, write-allocate not counted) on {th} pinned thread(s), each "
+                        f"with its own arrays; {level} range {_fmt_kib(lo)}{top} of working set "
+                        f"(from the cache sizes read); median of {len(pooled)} runs over "
+                        f"{len(inside)} working set(s) of {_fmt_kib(min(ws))}-{_fmt_kib(max(ws))}"
+                    ),
+                )
+            )
+    return out, notes
+
+
+def build_roofline(
+    topo: CpuTopology,
+    raw: RawProbe,
+    threads: Sequence[int],
+    *,
+    quick: bool,
+    command: str,
+    seconds: float,
+    date: str,
+    tool_version: str,
+) -> MeasuredRoofline:
+    bandwidth, notes = bandwidth_ceilings(raw, threads)
+    return MeasuredRoofline(
+        date=date,
+        tool_version=tool_version,
+        command=command,
+        quick=quick,
+        seconds=round(seconds, 1),
+        threads=list(threads),
+        machine=machine_reading(topo),
+        compute=compute_ceilings(raw),
+        bandwidth=bandwidth,
+        sweep=sweep_points(raw),
+        notes=[*raw.worker.get("notes", []), *raw.notes, *notes],
+    )
