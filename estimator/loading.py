@@ -76,7 +76,7 @@ def _load_path_or_name(
 ) -> Graph:
     path = Path(model)
     text = os.fspath(model)
-    looks_like_file = path.suffix.lower() == ".onnx" or os.sep in text or path.exists()
+    looks_like_file = path.suffix.lower() == ".onnx" or os.sep in text or _exists(text)
     if looks_like_file:
         from estimator.frontends.onnx_frontend import load_onnx
 
@@ -84,9 +84,25 @@ def _load_path_or_name(
     if text.startswith("|") and "~" in text:
         from estimator.zoo.nb201_reference import nb201_graph_for
 
+        _no_input_shapes(input_shapes, "a NAS-Bench-201 arch string (input 3x32x32)")
         return nb201_graph_for(text, batch or 1, semantics)
     from estimator import zoo
 
     if text not in zoo.names() and (path.suffix or "/" in text):
         raise ModelLoadError(f"{text}: no such file")
+    if text in zoo.names():
+        _no_input_shapes(input_shapes, f"zoo model {text!r} (its input size is fixed)")
     return zoo.graph(text, batch=batch or 1)
+
+
+def _exists(text: str) -> bool:
+    """Whether ``text`` names something on disk; a name no file system accepts (a component over
+    255 bytes, a NUL byte) names nothing, so it is read as a zoo name or an arch string."""
+    return os.path.lexists(text)  # False for those: lstat's OSError/ValueError is caught there
+
+
+def _no_input_shapes(input_shapes: Mapping[str, Sequence[int]] | None, what: str) -> None:
+    """Refuse ``input_shapes`` where they cannot apply, rather than ignore them."""
+    if input_shapes:
+        names = ", ".join(sorted(input_shapes))
+        raise InputError(f"--input-shape ({names}) does not apply to {what}; use --batch")

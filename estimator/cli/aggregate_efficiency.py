@@ -12,20 +12,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from estimator.cli.calibration_args import add_common, threads_list
-from estimator.cli.common import run_guarded, wants_debug
+from estimator.cli.common import ArgumentParser, positive_float, run_guarded, wants_debug
 
 PROG = "aggregate-efficiency"
 _BIN_FIELDS = ("lo", "hi", "n", "mean", "var", "ci_low", "ci_high")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog=PROG,
         description="Pooled efficiency statistics per category and log-size bin "
         "(mean, std, n, 95% CI).",
     )
     add_common(p)
-    p.add_argument("--step", type=float, default=0.5, help="bin width in log10 units")
+    p.add_argument("--step", type=positive_float, default=0.5, help="bin width in log10 units")
     p.add_argument("--json", type=Path, help="also write the bins as JSON here")
     return p
 

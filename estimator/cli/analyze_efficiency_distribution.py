@@ -12,19 +12,19 @@ import sys
 from collections.abc import Sequence
 
 from estimator.cli.calibration_args import add_common, threads_list
-from estimator.cli.common import run_guarded, wants_debug
+from estimator.cli.common import ArgumentParser, fraction, run_guarded, wants_debug
 
 PROG = "analyze-efficiency-distribution"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog=PROG,
         description="Normality, heteroscedasticity and outliers of the fit residuals per "
         "category and curve.",
     )
     add_common(p)
-    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--alpha", type=fraction, default=0.05)
     return p
 
 

@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from estimator.cli.calibration_args import add_debug
-from estimator.cli.common import run_guarded, wants_debug
-from estimator.errors import InputError
+from estimator.cli.common import ArgumentParser, nonnegative_float, run_guarded, wants_debug
+from estimator.safe_read import check_regular
 
 PROG = "audit-calibration"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog=PROG,
         description="Compare two efficiency_curves.json files: which categories moved, by how "
         "much, provenance.",
@@ -26,7 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("old", type=Path)
     p.add_argument("new", type=Path)
     p.add_argument(
-        "--threshold", type=float, default=0.05, help="report moves >= this (0.05 = 5 percent)"
+        "--threshold",
+        type=nonnegative_float,
+        default=0.05,
+        help="report moves >= this (0.05 = 5 percent)",
     )
     add_debug(p)
     return p
@@ -36,8 +39,7 @@ def _run(args: argparse.Namespace) -> int:
     from estimator.calibration.audit import diff_paths, format_report
 
     for f in (args.old, args.new):
-        if not f.is_file():
-            raise InputError(f"{f}: no such file")
+        check_regular(f)  # a FIFO or a folder is refused before anything opens it
     print(format_report(diff_paths(args.old, args.new), args.threshold))
     return 0
 

@@ -22,7 +22,16 @@ from estimator.cli.calibration_args import (
     progress_line,
     threads_list,
 )
-from estimator.cli.common import run_guarded, wants_debug
+from estimator.cli.common import (
+    ArgumentParser,
+    existing_file,
+    name_arg,
+    nonnegative_float,
+    nonnegative_int,
+    positive_int,
+    run_guarded,
+    wants_debug,
+)
 
 if TYPE_CHECKING:
     from estimator.calibration.pipeline import CalibrationResult
@@ -32,7 +41,7 @@ PROG = "calibrate-hardware"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog=PROG,
         description="Measure, fit and write efficiency_curves.json for a device (atomically, "
         "with backup).",
@@ -41,17 +50,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--runtime",
         default=None,
+        type=name_arg,
         help="measured runtime (onnxruntime); with --from-latencies the fusion-rule family of the "
         "timed runs: onnxruntime-cpu, pytorch-eager or tensorrt (default: the device type's usual)",
     )
     p.add_argument(
         "--from-latencies",
-        type=Path,
+        type=existing_file,
         metavar="FILE.csv",
         help="few-shot: fit the device from measured whole-model latencies (columns model, "
         "latency_ms[, batch]; model = ONNX path, zoo name or NAS-Bench-201 arch string)",
     )
-    p.add_argument("--shots", type=int, help="with --from-latencies: use k random rows")
+    p.add_argument("--shots", type=nonnegative_int, help="with --from-latencies: use k random rows")
     p.add_argument("--quick", action="store_true", help="reduced sweep grid and zoo subset")
     p.add_argument("--zoo", default=None, help="zoo models (default: all; --quick: 4 small ones)")
     p.add_argument("--no-measure", action="store_true", help="fit what the store already holds")
@@ -59,15 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="whole-run figure for the gap and device_sigma (default median, what "
                         "estimates predict; auto: thread CPU time at 1 thread, p10 wall time "
                         "otherwise)")  # fmt: skip
-    p.add_argument("--sample-budget", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--sample-budget", type=nonnegative_float, default=None, metavar="SECONDS",
                    help="measurement time per thread count for kernels sampled over each "
                         "category's shape space (default %(default)s: the pipeline's, 0: grid "
                         "only)")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="seed of the sampled kernels")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the sampled kernels")
     p.add_argument("--out", type=Path, help="folder or file to write (default: the device's)")
     p.add_argument("--note", default="", help="audit note")
     p.add_argument("--gap", action="store_true", help=GAP_HELP)
-    p.add_argument("--passes", type=int, default=1,
+    p.add_argument("--passes", type=positive_int, default=1,
                    help="measurement passes; the least disturbed one is used")  # fmt: skip
     return p
 

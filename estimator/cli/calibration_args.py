@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Literal
 
+from estimator.cli.common import name_arg
 from estimator.errors import InputError
 
 
@@ -39,7 +40,7 @@ def model_choice(text: str) -> list[str] | Literal["all"]:
 def add_common(p: argparse.ArgumentParser, hw: bool = True) -> None:
     """``--hw --registry --kernel-stat`` (with ``hw``), ``--db --threads --debug``."""
     if hw:
-        p.add_argument("--hw", required=True, help="registry device name, or 'host'")
+        p.add_argument("--hw", required=True, type=name_arg, help="registry device name, or 'host'")
         p.add_argument("--registry", help="extra registry folder(s) searched first")
         p.add_argument("--kernel-stat", default="median", choices=("median", "p10"),
                        help="per-kernel time over the profiled runs (default median, the "

@@ -1,4 +1,4 @@
-"""What every console script shares: argument types and the error boundary.
+"""What every console script shares: the parser, argument types and the error boundary.
 
 The error boundary is the one place where a user's mistake (an :class:`InputError`) becomes one
 line on stderr and exit status 2, and where ``--debug`` brings the traceback back.
@@ -7,13 +7,117 @@ line on stderr and exit status 2, and where ``--debug`` brings the traceback bac
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
 
 from estimator.errors import EstimatorError, InputError
+from estimator.safe_read import check_regular
 
 USAGE_EXIT = 2
+
+
+#: Largest integer a size flag takes (--batch, a dim of --input-shape, --threads, --repeats):
+#: ONNX dims are int64 and onnxruntime sizes are 32-bit on some paths; nothing real is bigger.
+MAX_INT_ARG = 2**31 - 1
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``prog: error: <problem> (see prog --help)``, exit 2.
+
+    The stock parser prints a multi-line usage block before the error; every console script
+    promises one line naming the problem.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        problem = " ".join(message.split())
+        self.exit(USAGE_EXIT, f"{self.prog}: error: {problem} (see {self.prog} --help)\n")
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted, shortened when it is long (a 5,000-digit number stays one short line)."""
+    return repr(text) if len(text) <= 24 else f"{text[:20]!r}... ({len(text)} characters)"
+
+
+def _int_arg(text: str, lo: int, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {_shown(text)}") from None
+    if value < lo:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {_shown(text)}")
+    if value > MAX_INT_ARG:
+        raise argparse.ArgumentTypeError(f"expected {what} up to {MAX_INT_ARG}, got {_shown(text)}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An integer in [1, MAX_INT_ARG]."""
+    return _int_arg(text, 1, "a positive integer")
+
+
+def nonnegative_int(text: str) -> int:
+    """An integer in [0, MAX_INT_ARG]."""
+    return _int_arg(text, 0, "a non-negative integer")
+
+
+def _float_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {_shown(text)}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """Any finite number (``nan`` and ``inf`` are refused)."""
+    return _float_arg(text)
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (``nan``, ``inf`` and ``1e999`` are refused: a loop would never end)."""
+    value = _float_arg(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """A finite number >= 0."""
+    value = _float_arg(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A finite number in [0, 1] (a share, a probability)."""
+    value = _float_arg(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
+    return value
+
+
+def name_arg(text: str) -> str:
+    """A non-empty name (``--hw ''`` must not quietly mean "no device")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a name, got an empty string")
+    return text.strip()
+
+
+def existing_file(text: str) -> Path:
+    """A path to a regular file: a FIFO, a device or a folder is refused before anything opens
+    it (``open`` on a FIFO blocks forever)."""
+    try:
+        check_regular(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return Path(text)
 
 
 def parse_shape_binding(text: str) -> tuple[str, tuple[int, ...]]:
@@ -29,17 +133,9 @@ def parse_shape_binding(text: str) -> tuple[str, tuple[int, ...]]:
         ) from None
     if any(d <= 0 for d in shape):
         raise argparse.ArgumentTypeError(f"dims of {text!r} must be positive")
+    if any(d > MAX_INT_ARG for d in shape):
+        raise argparse.ArgumentTypeError(f"dims of {name!r} must be at most {MAX_INT_ARG}")
     return name, shape
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def run_guarded(

@@ -11,14 +11,22 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from estimator.cli.common import parse_shape_binding, positive_int, run_guarded, wants_debug
+from estimator.cli.common import (
+    ArgumentParser,
+    name_arg,
+    nonnegative_int,
+    parse_shape_binding,
+    positive_int,
+    run_guarded,
+    wants_debug,
+)
 from estimator.errors import InputError
 
 PROG = "estimate-latency"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog=PROG,
         description=(
             "Count FLOPs, bytes and parameters of a model and, with --hw, estimate its latency on "
@@ -36,12 +44,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--batch", type=positive_int, help="bind the batch dim of every input")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    p.add_argument("--top", type=int, default=20, help="rows in the per-node table (0 = all)")
+    p.add_argument(
+        "--top", type=nonnegative_int, default=20, help="rows in the per-node table (0 = all)"
+    )
     p.add_argument("--strict", action="store_true", help="fail on ops without a cost rule")
-    p.add_argument("--hw", help="device to estimate for (see --list-hw); 'host' = this machine")
-    p.add_argument("--compare", help="comma-separated devices to estimate side by side")
+    p.add_argument(
+        "--hw", type=name_arg, help="device to estimate for (see --list-hw); 'host' = this machine"
+    )
+    p.add_argument(
+        "--compare", type=name_arg, help="comma-separated devices to estimate side by side"
+    )
     p.add_argument(
         "--runtime",
+        type=name_arg,
         help="runtime whose fusion rules apply: onnxruntime-cpu, pytorch-eager, tensorrt "
         "(default: onnxruntime-cpu on CPUs and phones, tensorrt on GPUs)",
     )
@@ -68,7 +83,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if not args.model:
         parser.error("MODEL is required (or --list-hw)")
     shapes = dict(args.input_shape) or None
-    if args.hw or args.compare:
+    if args.hw is not None or args.compare is not None:
         return _estimate(args, shapes)
     return _cost_only(args, shapes)
 

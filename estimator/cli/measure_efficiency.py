@@ -11,14 +11,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from estimator.cli.calibration_args import add_common, model_choice, progress_line, threads_list
-from estimator.cli.common import run_guarded, wants_debug
-from estimator.errors import InputError
+from estimator.cli.common import (
+    ArgumentParser,
+    positive_float,
+    positive_int,
+    run_guarded,
+    wants_debug,
+)
 
 PROG = "measure-efficiency"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog=PROG,
         description="Measure single-kernel sweeps and zoo networks kernel by kernel into the "
         "results store.",
@@ -27,9 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="reduced sweep grid")
     p.add_argument("--zoo", default="all", help="zoo models: all, none, or a,b,c")
     p.add_argument("--onnx", nargs="*", default=[], type=Path, help="extra ONNX networks")
-    p.add_argument("--min-time", type=float, default=0.25, help="timed seconds per model")
+    p.add_argument("--min-time", type=positive_float, default=0.25, help="timed seconds per model")
     p.add_argument("--remeasure", action="store_true", help="measure again models already stored")
-    p.add_argument("--passes", type=int, default=1,
+    p.add_argument("--passes", type=positive_int, default=1,
                    help="measure this many times; the least disturbed pass is used")  # fmt: skip
     return p
 
@@ -39,8 +44,6 @@ def _run(args: argparse.Namespace) -> int:
     from estimator.calibration.pipeline import measure_models
 
     threads = threads_list(args.threads)
-    if args.min_time <= 0:
-        raise InputError("--min-time must be positive")
     res = measure_models(
         args.db,
         threads,

@@ -15,7 +15,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from estimator.cli.common import parse_shape_binding, positive_int, run_guarded, wants_debug
+from estimator.cli.common import (
+    ArgumentParser,
+    name_arg,
+    nonnegative_int,
+    parse_shape_binding,
+    positive_float,
+    positive_int,
+    run_guarded,
+    wants_debug,
+)
 from estimator.errors import InputError, ModelLoadError
 
 PROG = "measure-latency"
@@ -24,7 +33,7 @@ PROFILE_ROWS = 25
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog=PROG,
         description=(
             "Measure the latency of a model on onnxruntime or torch (CPU): percentiles, a 95%% CI "
@@ -33,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("model", nargs="?", help="ONNX file (onnxruntime) or zoo model name (torch)")
-    p.add_argument("--runtime", default="onnxruntime", help="onnxruntime (default) or torch")
+    p.add_argument(
+        "--runtime", default="onnxruntime", type=name_arg, help="onnxruntime (default) or torch"
+    )
     p.add_argument("--threads", type=positive_int, help="intra-op threads (default: runtime's)")
     p.add_argument("--batch", type=positive_int, help="bind the batch dim of every input")
     p.add_argument(
@@ -43,11 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=1x3x224x224",
         help="bind the shape of an input with dynamic dims (repeatable)",
     )
-    p.add_argument("--warmup", type=int, default=10, help="untimed runs first (default 10)")
+    p.add_argument(
+        "--warmup", type=nonnegative_int, default=10, help="untimed runs first (default 10)"
+    )
     when = p.add_mutually_exclusive_group()
     when.add_argument("--repeats", type=positive_int, help="timed runs")
     when.add_argument(
-        "--min-time", type=float, help="time runs until this many seconds (default 1 s)"
+        "--min-time", type=positive_float, help="time runs until this many seconds (default 1 s)"
     )
     p.add_argument("--batch-sweep", help="comma-separated batches, e.g. 1,2,4,8: one run each")
     p.add_argument("--profile", action="store_true", help="per-node times (extra profiled pass)")
@@ -110,10 +123,6 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("MODEL is required (or --export)")
     if args.runtime not in RUNTIMES:
         raise InputError(f"unknown runtime {args.runtime!r}; choose one of: {', '.join(RUNTIMES)}")
-    if args.warmup < 0:
-        raise InputError(f"--warmup must be >= 0, got {args.warmup}")
-    if args.min_time is not None and args.min_time <= 0:
-        raise InputError(f"--min-time must be positive, got {args.min_time}")
     shapes = _shapes(args.input_shape)
     batches = _batches(args.batch_sweep) if args.batch_sweep else [args.batch]
     if args.runtime == "onnxruntime" and not Path(args.model).is_file():

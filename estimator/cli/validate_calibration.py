@@ -13,14 +13,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from estimator.cli.calibration_args import GAP_HELP, add_common, model_choice, threads_list
-from estimator.cli.common import run_guarded, wants_debug
+from estimator.cli.common import (
+    ArgumentParser,
+    finite_float,
+    nonnegative_float,
+    run_guarded,
+    wants_debug,
+)
 
 PROG = "validate-calibration"
 _RESULT_FIELDS = ("name", "measured_ms", "predicted_ms", "low_ms", "high_ms", "error", "covered")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog=PROG,
         description="Leave-one-model-out accuracy over the measured networks; exit status 1 "
         "below thresholds.",
@@ -29,11 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", default="all", help="networks to validate: all or a,b,c")
     p.add_argument("--whole", default="median", choices=("median", "cpu", "p10"),
                    help="whole-run figure to compare with (default: median wall time)")  # fmt: skip
-    p.add_argument("--max-median-error", type=float, help="e.g. 0.10")
-    p.add_argument("--min-within15", type=float, help="e.g. 0.80")
-    p.add_argument("--min-coverage", type=float, help="e.g. 0.85")
-    p.add_argument("--max-mape", type=float)
-    p.add_argument("--min-spearman", type=float)
+    p.add_argument("--max-median-error", type=nonnegative_float, help="e.g. 0.10")
+    p.add_argument("--min-within15", type=nonnegative_float, help="e.g. 0.80")
+    p.add_argument("--min-coverage", type=nonnegative_float, help="e.g. 0.85")
+    p.add_argument("--max-mape", type=nonnegative_float)
+    p.add_argument("--min-spearman", type=finite_float)
     p.add_argument("--json", type=Path, help="write per-model results and metrics here")
     p.add_argument("--gap", action="store_true", help=GAP_HELP)
     return p

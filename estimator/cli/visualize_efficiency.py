@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from estimator.cli.calibration_args import add_common, threads_list
-from estimator.cli.common import run_guarded, wants_debug
+from estimator.cli.common import ArgumentParser, run_guarded, wants_debug
 
 PROG = "visualize-efficiency"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog=PROG,
         description="PNG plots: measured points vs fitted curves per category; a roofline of "
         "one model.",

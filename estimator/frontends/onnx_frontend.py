@@ -34,6 +34,7 @@ from estimator.frontends.onnx_shapes import ShapeInferenceFailed, infer_node
 from estimator.frontends.onnx_types import tensor_type, to_dtype
 from estimator.ir.graph import Graph, Node
 from estimator.ir.tensor import TensorInfo
+from estimator.safe_read import MAX_MODEL_BYTES, read_regular
 
 MIN_OPSET = 11
 MAX_OPSET = 21
@@ -98,7 +99,12 @@ class _Value:
             and self.numel <= _MAX_FOLD_ELEMENTS
             and self.proto.data_location != onnx.TensorProto.EXTERNAL
         ):
-            self.value = np.asarray(numpy_helper.to_array(self.proto))
+            try:
+                self.value = np.asarray(numpy_helper.to_array(self.proto))
+            except Exception as exc:  # onnx raises assorted errors on malformed payloads
+                raise ModelLoadError(
+                    f"tensor {self.proto.name!r}: its stored data cannot be decoded ({exc})"
+                ) from exc
         return self.value
 
     def data_proto(self) -> onnx.TensorProto | None:
@@ -145,6 +151,7 @@ def load_onnx(
         raise InputError(
             f"cannot read an ONNX model from a {type(model).__name__}: give a path or a ModelProto"
         )
+    _check_strings(proto, label)
     opset = _default_opset(proto, label)
     if len(proto.functions):
         proto = _inline(proto, label)
@@ -164,15 +171,8 @@ def load_onnx(
 
 
 def _read(path: str) -> onnx.ModelProto:
-    p = Path(path)
-    if p.is_dir():
-        raise ModelLoadError(f"{path}: is a directory, not an ONNX file")
-    if not p.exists():
-        raise ModelLoadError(f"{path}: no such file")
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise ModelLoadError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    # A FIFO, /dev/zero or a folder is refused before open() could block or fill memory.
+    data = read_regular(path, what="file", limit=MAX_MODEL_BYTES, error=ModelLoadError)
     proto = onnx.ModelProto()
     try:
         proto.ParseFromString(data)
@@ -204,6 +204,39 @@ def _inline(proto: onnx.ModelProto, label: str) -> onnx.ModelProto:
         return inliner.inline_local_functions(proto)
     except Exception as exc:  # onnx raises plain RuntimeError/ValueError here
         raise ModelLoadError(f"{label}: cannot inline model-local functions ({exc})") from exc
+
+
+def _check_strings(proto: onnx.ModelProto, label: str) -> None:
+    """Refuse names that are not UTF-8 (ONNX requires it): protobuf hands such a string back as
+    ``bytes``, which breaks every dict, table and JSON report downstream."""
+    for op in proto.opset_import:
+        _utf8(op.domain, "an opset domain", label)
+    for f in proto.functions:
+        _utf8(f.name, "a function name", label)
+        _check_graph_strings(f.node, (), label)
+    g = proto.graph
+    _check_graph_strings(g.node, (*g.input, *g.output, *g.value_info, *g.initializer), label)
+
+
+def _check_graph_strings(nodes: Sequence[onnx.NodeProto], named: Sequence[Any], label: str) -> None:
+    for item in named:
+        _utf8(item.name, "a tensor name", label)
+    for i, n in enumerate(nodes):
+        where = f"node #{i} ({n.op_type if isinstance(n.op_type, str) else 'op ?'})"
+        for text in (n.name, n.op_type, n.domain, *n.input, *n.output):
+            _utf8(text, f"a name in {where}", label)
+        for a in n.attribute:
+            _utf8(a.name, f"an attribute name in {where}", label)
+            for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                _check_graph_strings(
+                    sub.node, (*sub.input, *sub.output, *sub.value_info, *sub.initializer), label
+                )
+
+
+def _utf8(text: str | bytes, what: str, label: str) -> None:
+    if isinstance(text, bytes):
+        shown = text.decode("utf-8", errors="replace")
+        raise ModelLoadError(f"{label}: {what} is not valid UTF-8 ({shown!r})")
 
 
 def _check_structure(graph: onnx.GraphProto, label: str) -> None:
@@ -307,11 +340,10 @@ class _Builder:
     ) -> Graph:
         g = self.graph
         for t in g.initializer:
-            self.values[t.name] = _Value(tuple(int(d) for d in t.dims), t.data_type, True, None, t)
+            self.values[t.name] = _initializer(t, self.label)
         for st in g.sparse_initializer:
-            self.values[st.values.name] = _Value(
-                tuple(int(d) for d in st.dims), st.values.data_type, True
-            )
+            dims = _dims_of(st.values.name, st.dims, self.label)
+            self.values[st.values.name] = _Value(dims, st.values.data_type, True)
         real_inputs = [vi for vi in g.input if vi.name not in self.values]
         shapes, self.symbols = bind_inputs(real_inputs, input_shapes, batch, self.label)
         inputs = []
@@ -388,7 +420,7 @@ class _Builder:
             return False
         rename = {b.name: o for b, o in zip(branch.output, node.output, strict=True)}
         for t in branch.initializer:
-            self.values[t.name] = _Value(tuple(int(d) for d in t.dims), t.data_type, True, None, t)
+            self.values[t.name] = _initializer(t, self.label)
         produced = {o for n in branch.node for o in n.output}
         for sub in branch.node:
             copy = onnx.NodeProto()
@@ -603,6 +635,69 @@ class _Builder:
             node = helper.make_node("Constant", [], [name], name=f"const_output_{name}")
             self._emit(-1, node, [], [(v.shape, v.elem_type)])
         return self.values[name].ir(name)
+
+
+#: Element types stored two to a byte (and two to an int32_data entry).
+_PACKED_4BIT = frozenset(
+    getattr(onnx.TensorProto, n)
+    for n in ("INT4", "UINT4", "FLOAT4E2M1")
+    if hasattr(onnx.TensorProto, n)
+)
+_COMPLEX = frozenset({onnx.TensorProto.COMPLEX64, onnx.TensorProto.COMPLEX128})
+
+
+def _dims_of(name: str, dims: Sequence[int], label: str) -> Shape:
+    shape = tuple(int(d) for d in dims)
+    if any(d < 0 for d in shape):
+        raise ModelLoadError(
+            f"{label}: initializer {name!r} has a negative dim in its dims {list(shape)}"
+        )
+    return shape
+
+
+def _initializer(t: onnx.TensorProto, label: str) -> _Value:
+    """An initializer's shape, after checking that the data it stores fits its dims (the runtime
+    would refuse the model; decoding it for a shape computation would fail half-way)."""
+    shape = _dims_of(t.name, t.dims, label)
+    if t.data_location != onnx.TensorProto.EXTERNAL:
+        numel = math.prod(shape)
+        stored, need = _stored_size(t, numel)
+        if stored is not None and stored != need:
+            unit = "bytes" if t.raw_data else "values"
+            raise ModelLoadError(
+                f"{label}: initializer {t.name!r} stores {stored} {unit} but its dims "
+                f"{list(shape)} need {need}"
+            )
+    return _Value(shape, t.data_type, True, None, t)
+
+
+def _stored_size(t: onnx.TensorProto, numel: int) -> tuple[int | None, int]:
+    """(what the tensor stores, what its dims need), in bytes for ``raw_data``, else in values;
+    (None, _) when it stores nothing (weights stripped: shapes are all the cost model needs) or
+    its type is unknown to this onnx."""
+    packed = t.data_type in _PACKED_4BIT
+    if t.raw_data:
+        try:
+            itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+        except (KeyError, TypeError, ValueError):
+            return None, 0
+        need = (numel + 1) // 2 if packed else numel * itemsize
+        return len(t.raw_data), need
+    stored = sum(
+        len(f)
+        for f in (
+            t.float_data,
+            t.int32_data,
+            t.string_data,
+            t.int64_data,
+            t.double_data,
+            t.uint64_data,
+        )
+    )
+    if stored == 0:
+        return None, 0
+    need = 2 * numel if t.data_type in _COMPLEX else ((numel + 1) // 2 if packed else numel)
+    return stored, need
 
 
 def _op_name(node: onnx.NodeProto) -> str:

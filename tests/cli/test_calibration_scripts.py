@@ -199,7 +199,6 @@ def test_few_shot_calibration_prints_the_fit(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("script", "args", "needle"),
     [
-        ("measure-efficiency", ["--min-time", "0"], "--min-time"),
         ("measure-efficiency", ["--threads", "x"], "--threads"),
         ("aggregate-efficiency", ["--hw", "no-such-device"], "no-such-device"),
         ("analyze-efficiency-distribution", ["--hw", HW, "--threads", "0"], "--threads"),
