@@ -106,33 +106,43 @@ def _check_peaks(arrays: KernelArrays, ctx: DeviceContext) -> None:
 
 def device_columns(arrays: KernelArrays, ctx: DeviceContext) -> KernelArrays:
     """Engine columns at the context's dtype, checked against the device's peaks, with the
-    device's learned shape correction where it has one."""
+    device's learned shape correction and its whole-network category scales where it has them."""
     out = _with_dtype(arrays, ctx.dtype)
     _check_peaks(out, ctx)
-    if ctx.kernel_model is not None and len(out):
-        out = _corrected(out, ctx.kernel_model)
+    scale = ctx.arrays.network_scale
+    if len(out) and (ctx.kernel_model is not None or scale is not None):
+        out = _corrected(out, ctx.kernel_model, scale)
     return out
 
 
 _CORRECTED: IdentityCache[KernelArrays] = IdentityCache(256)
 
 
-def _corrected(arrays: KernelArrays, model: KernelModel) -> KernelArrays:
-    """``arrays`` with the correction ``model`` predicts from their shape features (cached for
-    the same arrays and model: re-estimating a parsed model costs one lookup)."""
-    hit = _CORRECTED.get((arrays, model))
+def _corrected(
+    arrays: KernelArrays, model: KernelModel | None, scale: NDArray[np.float64] | None
+) -> KernelArrays:
+    """``arrays`` with the correction ``model`` predicts from their shape features, times the
+    category's whole-network ``scale`` (cached for the same arrays, model and scales:
+    re-estimating a parsed model costs one lookup)."""
+    hit = _CORRECTED.get((arrays, model, scale))
     if hit is not None:
         return hit
-    if arrays.features is None:
-        raise InputError(
-            "these kernels carry no shape features, so the device's learned kernel model "
-            "cannot be applied; build them with estimator.partition.partition"
-        )
-    r, sd = model.predict(arrays.features)
+    corr, sd = arrays.corr, arrays.corr_sd
+    if model is not None:
+        if arrays.features is None:
+            raise InputError(
+                "these kernels carry no shape features, so the device's learned kernel model "
+                "cannot be applied; build them with estimator.partition.partition"
+            )
+        r, sd = model.predict(arrays.features)
+        corr = np.exp(r)
+    if scale is not None:
+        corr = corr * scale[arrays.category]
     out = arrays.with_columns(
-        corr=np.ascontiguousarray(np.exp(r)), corr_sd=np.ascontiguousarray(sd, dtype=np.float64)
+        corr=np.ascontiguousarray(corr, dtype=np.float64),
+        corr_sd=np.ascontiguousarray(sd, dtype=np.float64),
     )
-    return _CORRECTED.put((arrays, model), (), out)
+    return _CORRECTED.put((arrays, model, scale), (), out)
 
 
 def kernel_arrays(plan: KernelPlan, ctx: DeviceContext) -> KernelArrays:

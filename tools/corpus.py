@@ -267,7 +267,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             macs,
             hw,
             th,
-            use_gap=args.gap,
+            use_network_fit=not args.no_network_fit,
             kernel_model=not args.no_kernel_model,
         )
         fams = sorted(set(fv.families))
@@ -362,7 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--threads", default="1,2", help="comma-separated thread counts (1,2)")
     sp.add_argument("--kernel-stat", default="median", choices=("median", "p10"))
     sp.add_argument("--whole", default="median", choices=("median", "p10", "cpu"))
-    sp.add_argument("--gap", action="store_true", help="fit the whole-model per-kernel gap")
+    sp.add_argument("--no-network-fit", action="store_true",
+                    help="kernel prices only: no whole-network category scales and gap")
     sp.add_argument("--no-kernel-model", action="store_true", help="curves only")
     sp.add_argument("--json", help="also write the results here")
     sp.set_defaults(func=cmd_validate)

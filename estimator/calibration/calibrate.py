@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import optimize
 from scipy import stats as sps
 
 import estimator
@@ -26,6 +25,7 @@ from estimator.calibration.collect import CalibRun
 from estimator.calibration.dispersion import fit_dispersion
 from estimator.calibration.fit import CategoryFit, FitOptions, fit_all
 from estimator.calibration.kernel_fit import fit_correction
+from estimator.calibration.network_fit import fit_network, network_terms
 from estimator.device import device_context
 from estimator.engine.uncertainty import P95, Z95
 from estimator.errors import InputError
@@ -39,8 +39,10 @@ from estimator.registry.models import (
     Hardware,
     KernelCategory,
     MeanStd,
+    NetworkFit,
     Provenance,
 )
+from estimator.zoo.family import family_of
 
 PROFILE_RUNTIME = "onnxruntime-cpu"
 
@@ -110,6 +112,7 @@ def build_profile(
     runtime: str = PROFILE_RUNTIME,
     dtype: str = "fp32",
     layout_reorders: bool = False,
+    network_fit: NetworkFit | None = None,
 ) -> EfficiencyProfile:
     cats: dict[KernelCategory, CategoryProfile] = {}
     for cat, f in fits.items():
@@ -124,6 +127,7 @@ def build_profile(
         calibrated=True,
         device_sigma=device_sigma,
         categories=cats,
+        network_fit=network_fit,
         provenance=Provenance(
             date=datetime.now(UTC).isoformat(timespec="seconds"),
             tool_version=estimator.__version__,
@@ -151,39 +155,6 @@ def predict_totals(
     return predict_models(plans, ctx)
 
 
-def fit_gap(
-    pred: NDArray[np.float64],
-    count: NDArray[np.float64],
-    meas: NDArray[np.float64],
-    lowest: float = 0.0,
-) -> float:
-    """Per-kernel time g >= ``lowest`` minimizing sum(log(meas / (pred + g * count))^2).
-
-    A negative g is what profiling adds to every node's time (its timestamps and events) and
-    an unprofiled whole run does not spend; ``lowest`` (minus the smallest fitted overhead)
-    keeps every overhead non-negative."""
-    if pred.size == 0:
-        return 0.0
-    c = np.maximum(count, 1.0)
-    hi = float(np.max(np.maximum(meas - pred, 0.0) / c))
-    lo = max(lowest, float(np.max(-0.9 * pred / c)))  # a total never below a tenth
-    if hi <= lo:
-        return 0.0
-
-    def loss(g: float) -> float:
-        return float(np.sum(np.log(meas / (pred + g * count)) ** 2))
-
-    # in microseconds: the bounded search's tolerance is absolute (1e-5), seconds are too small
-    res = optimize.minimize_scalar(
-        lambda u: loss(u * 1e-6),
-        bounds=(min(lo, 0.0) * 1e6, max(hi, 0.0) * 1e6),
-        method="bounded",
-        options={"xatol": 1e-4},
-    )
-    g = float(res.x) * 1e-6
-    return g if loss(g) < loss(0.0) else 0.0
-
-
 def calibrate(
     points: Sequence[KernelPoint],
     models: Sequence[WholeModel],
@@ -191,7 +162,7 @@ def calibrate(
     threads: int,
     *,
     opts: FitOptions | None = None,
-    use_gap: bool = True,
+    use_network_fit: bool = True,
     source: str = "",
     kernel_model: bool = True,
     seed: int = 0,
@@ -230,11 +201,21 @@ def calibrate(
     resid: dict[str, float] = {}
     sigma = 0.0
     plans = [m.plan for m in models]
-    if models and use_gap:
-        pred = predict_totals(plans, hw, base, threads, km)
-        meas = np.array([m.measured for m in models])
+    net: NetworkFit | None = None
+    if models and use_network_fit:
+        ctx = device_context(
+            hw, runtime=PROFILE_RUNTIME, threads=threads, profile=base, kernel_model=km
+        )
         floor = -min((f.profile.overhead_us.mean for f in fits.values()), default=0.0) * 1e-6
-        gap = fit_gap(pred.mean, pred.kernels.astype(np.float64), meas, floor)
+        net = fit_network(
+            network_terms(plans, ctx),
+            np.array([m.measured for m in models]),
+            prior_log_sd=o.network_prior_log_sd,
+            gap_floor=floor,
+            gap_prior_s=o.network_gap_prior_us * 1e-6,
+            families=[family_of(m.name) for m in models],
+        )
+        gap = net.gap_us * 1e-6
 
     def final(sigma: float) -> EfficiencyProfile:
         return build_profile(
@@ -245,6 +226,7 @@ def calibrate(
             n_measurements=len(points) + len(models),
             source=src,
             layout_reorders=layout,
+            network_fit=net,
         )
 
     if models:
@@ -255,7 +237,7 @@ def calibrate(
         resid = {m.name: float(x) for m, x in zip(models, r, strict=True)}
         # Whole-model scatter the kernel variances do not already explain, as a predictive
         # scale for a network outside the fit.
-        dof = max(len(models) - (1 if use_gap else 0), 1)
+        dof = max(len(models) - (1 if use_network_fit else 0), 1)
         sigma = scatter_sigma(r, rel_kvar, dof)
     profile = final(sigma)
     disp = fit_dispersion(models)
@@ -287,7 +269,7 @@ def held_out_predictions(
     *,
     groups: Sequence[str] | None = None,
     opts: FitOptions | None = None,
-    use_gap: bool = True,
+    use_network_fit: bool = True,
     kernel_model: bool = True,
     progress: Callable[[WholeModel, float], None] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -307,7 +289,7 @@ def held_out_predictions(
         own = {a.model for a in atts if a is not None}
         pts = [p for p in points if p.model not in own]
         cal = calibrate(
-            pts, others, hw, threads, opts=opts, use_gap=use_gap, kernel_model=kernel_model
+            pts, others, hw, threads, opts=opts, use_network_fit=use_network_fit, kernel_model=kernel_model
         )
         # The calibrated profile already carries the gap in its overheads.
         pred = predict_totals([models[i].plan for i in held], hw, cal.profile, threads,
@@ -326,14 +308,14 @@ def held_out_residuals(
     hw: Hardware,
     threads: int,
     *,
-    use_gap: bool = True,
+    use_network_fit: bool = True,
     kernel_model: bool = True,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Per network: held-out log(measured / predicted) and kernel variance relative to the
     prediction. In-sample residuals are too small (each network's kernels helped fit the curves
     that predict it), so a sigma from them gives intervals that miss unseen networks too often."""
     total, kv = held_out_predictions(
-        points, models, hw, threads, use_gap=use_gap, kernel_model=kernel_model
+        points, models, hw, threads, use_network_fit=use_network_fit, kernel_model=kernel_model
     )
     return log_errors(models, total, kv)
 

@@ -28,6 +28,9 @@ from estimator.registry.models import Hardware
 
 #: Name prefix (after ``zoo__``) of the generated validation corpus's networks in a store.
 CORPUS_PREFIX = "corpus-"
+#: Networks of the calibration corpus (another seed of the same generator): calibration networks,
+#: measured and fitted like the zoo's.
+CALIB_PREFIX = "calib-"
 
 
 def model_files(
@@ -89,6 +92,31 @@ def sampled_files(db: Path, hw: Hardware, budget_s: float, seed: int, budget: Bu
     )
     folder = models_dir(db)
     return [write_sweep_model(c, folder) for c in cases]
+
+
+#: Seed of the calibration corpus: not the validation corpus's (0), so a network validated on is
+#: never one calibrated on.
+CALIB_CORPUS_SEED = 1
+
+
+def corpus_files(
+    db: Path, per_family: int, log: Callable[[str], None] | None = None
+) -> list[Path]:
+    """Export ``per_family`` networks of each block family of the generated corpus (seed
+    :data:`CALIB_CORPUS_SEED`) next to ``db``, once, and link them as calibration networks
+    (``zoo__calib-<family>-<index>-<hash>.onnx``): whole networks of every family, for the fit
+    of what kernels cost inside networks (:mod:`estimator.calibration.network_fit`)."""
+    if per_family <= 0:
+        return []
+    from estimator.calibration.families import link_nets
+    from estimator.zoo.corpus import export_corpus, generate_corpus
+
+    nets = generate_corpus(per_family, CALIB_CORPUS_SEED)
+    folder = models_dir(db) / "calib-corpus"
+    if log is not None and any(not (folder / n.relpath).is_file() for n in nets):
+        log(f"exporting {len(nets)} calibration-corpus networks to ONNX")
+    paths = export_corpus(nets, folder)
+    return link_nets(list(zip(nets, paths, strict=True)), db, CALIB_PREFIX)
 
 
 #: Measurement settings of sampled kernels: many cheap measurements (each profiled run gives a
@@ -156,7 +184,8 @@ def load_dataset(
     slice is preempted in most runs there, so its median measures the load; docs/calibration.md).
     ``whole`` picks the whole-run figure ('median', 'p10' or 'cpu', see :func:`whole_model`).
     Networks of the generated validation corpus (``zoo__corpus-*``, ``tools/corpus.py profile``)
-    are left out unless ``corpus``: they are there to be predicted, not to calibrate."""
+    are left out unless ``corpus``: they are there to be predicted, not to calibrate. Networks
+    of the calibration corpus (``zoo__calib-*``, :func:`corpus_files`) are always kept."""
     from estimator.calibration.attribute import PARTITION_RUNTIME
     from estimator.device import device_context
 
@@ -169,11 +198,12 @@ def load_dataset(
     sweeps: list[Attribution] = []
     nets: list[WholeModel] = []
     for run in runs:
+        name = run.zoo_name or ""
         if run.is_sweep:
             sweeps.append(attribute(run, hw, prior, threads, statistic=statistic))
-        elif (run.zoo_name or "").startswith(CORPUS_PREFIX) and not corpus:
+        elif name.startswith(CORPUS_PREFIX) and not corpus:
             continue
-        elif models is None or run.zoo_name in models:
+        elif models is None or name in models or name.startswith(CALIB_PREFIX):
             att = attribute(run, hw, prior, threads, statistic=statistic)
             nets.append(whole_model(run, whole, att, block))
     return Dataset(sweeps, nets)

@@ -13,9 +13,9 @@ fitted (least squares in log space) on the same training networks.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import numpy as np
@@ -29,36 +29,11 @@ from estimator.calibration.validate import Metrics, ModelResult, leave_one_group
 from estimator.errors import InputError
 from estimator.registry.models import Hardware
 
-#: Corpus family of each zoo network (the architecture it is built from).
-ZOO_FAMILY: dict[str, str] = {
-    "resnet18": "bottleneck",
-    "resnet50": "bottleneck",
-    "mobilenet_v2": "inverted",
-    "mobilenet_v3_small": "inverted",
-    "mobilenet_v3_large": "inverted",
-    "efficientnet_b0": "inverted",
-    "mnasnet1_0": "inverted",
-    "convnext_tiny": "convnext",
-    "vit_b_16": "vit",
-    "vit_tiny": "vit",
-    "deit_tiny": "vit",
-    "levit_128s": "hybrid",
-    "mobilevit_xxs": "hybrid",
-    "squeezenet1_1": "squeeze",
-    "densenet121": "dense",
-    "inception_v3": "inception",
-    "googlenet": "inception",
-}
+if TYPE_CHECKING:
+    from estimator.zoo.corpus.generate import CorpusNet
+from estimator.zoo.family import ZOO_FAMILY, family_of
 
-_CORPUS_NAME = re.compile(r"^corpus-(?P<family>[a-z]+)-\d+-[0-9a-f]+$")
-
-
-def family_of(name: str) -> str:
-    """The block family of a network of the store (corpus or zoo); its own name otherwise."""
-    m = _CORPUS_NAME.match(name)
-    if m:
-        return m.group("family")
-    return ZOO_FAMILY.get(name, name)
+__all__ = ["ZOO_FAMILY", "family_of"]
 
 
 def link_corpus(corpus_dir: str | os.PathLike[str], db: Path) -> list[Path]:
@@ -72,11 +47,17 @@ def link_corpus(corpus_dir: str | os.PathLike[str], db: Path) -> list[Path]:
     nets = manifest_nets(corpus_dir)
     if not nets:
         raise InputError(f"{corpus_dir}: no exported corpus (run tools/corpus.py export)")
+    return link_nets(nets, db, CORPUS_PREFIX)
+
+
+def link_nets(nets: Sequence[tuple[CorpusNet, Path]], db: Path, prefix: str) -> list[Path]:
+    """Symlink exported corpus networks into the models folder of ``db`` as
+    ``zoo__<prefix><family>-<index>-<hash>.onnx`` (the store's name for them)."""
     folder = models_dir(db)
     out: list[Path] = []
     for net, path in nets:
         index = net.name.rsplit("/", 1)[-1]
-        link = folder / f"{ZOO_PREFIX}{CORPUS_PREFIX}{net.family}-{index}.onnx"
+        link = folder / f"{ZOO_PREFIX}{prefix}{net.family}-{index}.onnx"
         target = Path(path).resolve()
         if link.is_symlink() and link.resolve() == target:
             out.append(link)
@@ -136,7 +117,7 @@ def validate_families(
     threads: int,
     *,
     opts: FitOptions | None = None,
-    use_gap: bool = True,
+    use_network_fit: bool = True,
     kernel_model: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> FamilyValidation:
@@ -149,7 +130,7 @@ def validate_families(
         hw,
         threads,
         opts=opts,
-        use_gap=use_gap,
+        use_network_fit=use_network_fit,
         kernel_model=kernel_model,
         progress=progress,
     )

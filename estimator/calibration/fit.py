@@ -51,6 +51,11 @@ class FitOptions:
     #: Fewest measured kernels with shape features for which the learned shape correction is
     #: fitted on top of the curves; below it the trees would mostly learn noise.
     kernel_model_min_points: int = 200
+    #: sd of the normal prior on each category's log whole-network scale
+    #: (:mod:`estimator.calibration.network_fit`): kernel prices are trusted to within ~30%.
+    network_prior_log_sd: float = 0.3
+    #: sd of the normal prior on the per-kernel whole-network gap (microseconds).
+    network_gap_prior_us: float = 20.0
 
 
 @dataclass(slots=True)

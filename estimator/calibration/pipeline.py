@@ -71,6 +71,10 @@ MIN_HELD_OUT = 3
 #: the fixed grid and the zoo, calibrating a 2-core CPU at 1 and 2 threads stays near 12 minutes.
 DEFAULT_SAMPLE_S = 240.0
 
+#: Networks per block family of the generated calibration corpus measured by a calibration (12
+#: families: 48 networks, ~3 minutes at two thread counts).
+DEFAULT_CORPUS = 4
+
 #: Networks a quick calibration uses (small, fast to export and measure, varied categories).
 QUICK_ZOO = ["mobilenet_v3_small", "squeezenet1_1", "resnet18", "deit_tiny"]
 
@@ -310,7 +314,7 @@ class ThreadCalibration:
     n_kernels: int
     n_networks: int
     match_summary: str
-    #: Per-kernel whole-model gap (s); 0 unless fitted (``use_gap``).
+    #: Per-kernel whole-model gap (s); 0 unless fitted (``use_network_fit``).
     gap_s: float
     #: True when device_sigma comes from held-out refits (>= MIN_HELD_OUT networks).
     held_out_sigma: bool
@@ -340,10 +344,10 @@ class CalibrationResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _source(hw_name: str, th: int, statistic: str, whole: str, use_gap: bool, quick: bool) -> str:
+def _source(hw_name: str, th: int, statistic: str, whole: str, use_network_fit: bool, quick: bool) -> str:
     return (
         f"calibrate_hardware --hw {hw_name} --threads {th} --kernel-stat {statistic} "
-        f"--whole {whole_statistic(whole, th)}{' --gap' if use_gap else ''}"
+        f"--whole {whole_statistic(whole, th)}{'' if use_network_fit else ' --no-network-fit'}"
         f"{' --quick' if quick else ''}"
         " (onnxruntime CPU, single-kernel sweeps + zoo networks profiled per node)"
     )
@@ -363,12 +367,13 @@ def calibrate_device(
     whole: str = "median",
     out: str | Path | None = None,
     note: str = "",
-    use_gap: bool = False,
+    use_network_fit: bool = True,
     passes: int = 1,
     sample_s: float = DEFAULT_SAMPLE_S,
     seed: int = 0,
     progress: Progress | None = None,
     progress_bar: bool = False,
+    corpus_per_family: int | None = None,
 ) -> CalibrationResult:
     """Calibrate ``hw`` on this machine: measure, fit and write its ``efficiency_curves.json``.
 
@@ -379,7 +384,10 @@ def calibrate_device(
     (default: the device's registry folder); checked before anything is measured. ``progress``
     receives one line per step; ``progress_bar`` shows tqdm bars while measuring. ``sample_s``:
     seconds of measurement per thread count for kernels sampled over each category's shape space
-    (``seed`` draws them; 0: the fixed grid only; ``quick`` uses a fifth).
+    (``seed`` draws them; 0: the fixed grid only; ``quick`` uses a fifth). ``corpus_per_family``:
+    networks of each block family of the generated calibration corpus measured with the zoo
+    (None: :data:`DEFAULT_CORPUS`, none with ``quick``; 0: none). ``use_network_fit``: fit what
+    kernels cost inside whole networks (per-category scales and a per-kernel gap) on them.
     """
     from estimator.calibration.calibrate import (
         calibrate,
@@ -390,6 +398,7 @@ def calibrate_device(
     from estimator.calibration.collect import CollectResult, collect
     from estimator.calibration.dataset import (
         SAMPLE_BUDGET,
+        corpus_files,
         load_dataset,
         model_files,
         sampled_files,
@@ -416,6 +425,8 @@ def calibrate_device(
     if measure:
         elementary = measure_elementary_table(device, quick, target.parent, progress=progress)
         paths = model_files(path, quick=quick, zoo_models=models, log=progress)
+        n_corpus = (0 if quick else DEFAULT_CORPUS) if corpus_per_family is None else corpus_per_family
+        paths += corpus_files(path, n_corpus, log=progress)
         budget_s = sample_s / 5 if quick else sample_s
         sampled = sampled_files(path, device, budget_s, seed, SAMPLE_BUDGET) if budget_s else []
         if sampled:
@@ -447,8 +458,8 @@ def calibrate_device(
             ds.models,
             device,
             th,
-            use_gap=use_gap,
-            source=_source(hw_name, th, statistic, whole, use_gap, quick),
+            use_network_fit=use_network_fit,
+            source=_source(hw_name, th, statistic, whole, use_network_fit, quick),
         )
         if cal.kernel_model is not None:
             all_row = cal.kernel_model.heldout.get("all")
@@ -462,7 +473,7 @@ def calibrate_device(
         held_out = len(ds.models) >= MIN_HELD_OUT
         if held_out:
             _say(progress, f"threads={th}: device_sigma from {len(ds.models)} held-out refits")
-            r, rk = held_out_residuals(pts, ds.models, device, th, use_gap=use_gap)
+            r, rk = held_out_residuals(pts, ds.models, device, th, use_network_fit=use_network_fit)
             sigma = scatter_sigma(r, rk, len(r))
             cal.profile = cal.profile.model_copy(update={"device_sigma": sigma})
         if cal.kernel_model is not None:
@@ -533,7 +544,7 @@ def validate_device(
     statistic: str = "median",
     whole: str = "median",
     models: Sequence[str] | None = None,
-    use_gap: bool = False,
+    use_network_fit: bool = True,
 ) -> list[ValidationRun]:
     """Leave-one-model-out accuracy over the measured networks (``models``: None for all)."""
     from estimator.calibration.dataset import load_dataset
@@ -546,7 +557,7 @@ def validate_device(
         ds = load_dataset(path, device, th, statistic=statistic, whole=whole, models=models)
         if len(ds.models) < 2:
             raise InputError(f"need >= 2 measured networks at threads={th} in {path}")
-        res = list(leave_one_out(ds.sweep_points, ds.models, device, th, use_gap=use_gap))
+        res = list(leave_one_out(ds.sweep_points, ds.models, device, th, use_network_fit=use_network_fit))
         out.append(ValidationRun(device, th, res, metrics(res)))
     return out
 

@@ -122,7 +122,7 @@ def leave_one_out(
     threads: int,
     *,
     opts: FitOptions | None = None,
-    use_gap: bool = True,
+    use_network_fit: bool = True,
     kernel_model: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> list[ModelResult]:
@@ -134,7 +134,7 @@ def leave_one_out(
         hw,
         threads,
         opts=opts,
-        use_gap=use_gap,
+        use_network_fit=use_network_fit,
         kernel_model=kernel_model,
         progress=progress,
     )
@@ -148,7 +148,7 @@ def leave_one_group_out(
     threads: int,
     *,
     opts: FitOptions | None = None,
-    use_gap: bool = True,
+    use_network_fit: bool = True,
     kernel_model: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> list[ModelResult]:
@@ -176,7 +176,7 @@ def leave_one_group_out(
         threads,
         groups=groups,
         opts=opts,
-        use_gap=use_gap,
+        use_network_fit=use_network_fit,
         kernel_model=kernel_model,
         progress=report,
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from estimator.cli.calibration_args import (
-    GAP_HELP,
+    NO_NETWORK_FIT_HELP,
     add_common,
     model_choice,
     progress_line,
@@ -74,9 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "category's shape space (default %(default)s: the pipeline's, 0: grid "
                         "only)")  # fmt: skip
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the sampled kernels")
+    p.add_argument("--corpus", type=nonnegative_int, default=None, metavar="N",
+                   help="networks per block family of the generated calibration corpus measured "
+                        "with the zoo (default 4, --quick: 0)")  # fmt: skip
     p.add_argument("--out", type=Path, help="folder or file to write (default: the device's)")
     p.add_argument("--note", default="", help="audit note")
-    p.add_argument("--gap", action="store_true", help=GAP_HELP)
+    p.add_argument("--no-network-fit", action="store_true", help=NO_NETWORK_FIT_HELP)
     p.add_argument("--passes", type=positive_int, default=1,
                    help="measurement passes; the least disturbed one is used")  # fmt: skip
     return p
@@ -139,10 +142,11 @@ def _kernel_by_kernel(args: argparse.Namespace) -> int:
         whole=args.whole,
         out=args.out,
         note=args.note,
-        use_gap=args.gap,
+        use_network_fit=not args.no_network_fit,
         passes=args.passes,
         **({} if args.sample_budget is None else {"sample_s": args.sample_budget}),
         seed=args.seed,
+        corpus_per_family=args.corpus,
         progress=progress_line,
         progress_bar=True,
     )

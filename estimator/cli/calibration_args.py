@@ -54,7 +54,8 @@ def add_debug(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
-GAP_HELP = (
-    "also fit a whole-model per-kernel gap (off by default: with ~14 networks it is not "
-    "identifiable apart from the per-category overheads; see docs/calibration.md)"
+NO_NETWORK_FIT_HELP = (
+    "price kernels as measured alone: no fit of what each kernel category costs inside whole "
+    "networks (per-category scales and a per-kernel gap, fitted on the calibration networks' "
+    "median runs; see docs/calibration.md)"
 )

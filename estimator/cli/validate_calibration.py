@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from estimator.cli.calibration_args import GAP_HELP, add_common, model_choice, threads_list
+from estimator.cli.calibration_args import NO_NETWORK_FIT_HELP, add_common, model_choice, threads_list
 from estimator.cli.common import (
     ArgumentParser,
     finite_float,
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-mape", type=nonnegative_float)
     p.add_argument("--min-spearman", type=finite_float)
     p.add_argument("--json", type=Path, help="write per-model results and metrics here")
-    p.add_argument("--gap", action="store_true", help=GAP_HELP)
+    p.add_argument("--no-network-fit", action="store_true", help=NO_NETWORK_FIT_HELP)
     return p
 
 
@@ -68,7 +68,7 @@ def _run(args: argparse.Namespace) -> int:
             statistic=args.kernel_stat,
             whole=args.whole,
             models=None if models == "all" else models,
-            use_gap=args.gap,
+            use_network_fit=not args.no_network_fit,
         )
         print(f"## {run.hw.id} onnxruntime fp32 threads={th} (whole-run statistic: {args.whole})")
         print(format_table(run.results))

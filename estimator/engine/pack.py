@@ -168,6 +168,9 @@ class DeviceArrays:
     threads: int
     #: Categories the profile lacks, served by its ``other`` curves.
     fallback_categories: tuple[str, ...] = ()
+    #: Per category, the factor on kernel time inside whole networks (the profile's
+    #: ``network_fit``); None: no such fit, kernels keep their own price.
+    network_scale: NDArray[np.float64] | None = None
 
     def args(self) -> tuple[Any, ...]:
         """Positional device arguments of the roofline kernels, in their order."""
@@ -271,4 +274,12 @@ def pack_device(hw: Hardware, profile: EfficiencyProfile, threads: int) -> Devic
         device_sigma=profile.device_sigma,
         threads=threads,
         fallback_categories=tuple(fallback),
+        network_scale=_network_scale(profile),
     )
+
+
+def _network_scale(profile: EfficiencyProfile) -> NDArray[np.float64] | None:
+    fit = profile.network_fit
+    if fit is None:
+        return None
+    return np.array([fit.scales.get(cat, 1.0) for cat in CATEGORIES], dtype=np.float64)

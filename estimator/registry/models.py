@@ -456,6 +456,27 @@ class Dispersion(_Frozen):
     min_runs: int = Field(ge=1)
 
 
+class NetworkFit(_Frozen):
+    """How kernels cost inside whole networks, fitted on the median runs of many networks.
+
+    A kernel timed alone, or by the runtime's profiler inside a network, is not what it adds to
+    an unprofiled run of the network: profiling adds per-node timestamps, the thread pool wakes
+    between nodes, caches hold the neighbours' tensors. Per category, ``scales`` multiply the
+    kernels' times; ``gap_us`` is the per-kernel dispatch time already folded into every
+    category's overhead. Both are fitted together by least squares on log(measured / predicted)
+    of the networks, with each log scale shrunk toward 0 (a scale of 1) by a normal prior of sd
+    ``prior_log_sd``: a category the networks hardly use keeps its kernel-level price."""
+
+    scales: dict[KernelCategory, Annotated[float, Field(gt=0)]]
+    #: Posterior sd of each log scale (from the fit's Jacobian, prior included).
+    log_sd: dict[KernelCategory, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    gap_us: float = 0.0
+    prior_log_sd: float = Field(gt=0)
+    n_networks: int = Field(ge=1)
+    #: Families (or names) of the networks fitted on, so a validation can tell what was seen.
+    families: list[str] = Field(default_factory=list)
+
+
 class EfficiencyProfile(_Frozen):
     runtime: str
     dtype: str
@@ -468,6 +489,8 @@ class EfficiencyProfile(_Frozen):
     provenance: Provenance
     #: Run-to-run dispersion of whole-model latency (None: not calibrated).
     dispersion: Dispersion | None = None
+    #: Per-category scales of kernel time inside whole networks (None: kernel prices only).
+    network_fit: NetworkFit | None = None
     #: Set by ``load_profile``: False when the nearest thread count (or a prior) stood in.
     threads_matched: bool = True
     #: Set by ``load_profile``: categories filled in from the device-type prior.

@@ -39,12 +39,12 @@ def test_interval_of_a_held_out_model_ignores_its_measurement(measured: Path) ->
     hw = load_hardware(HW)
     ds = load_dataset(measured, hw, 1)
     assert len(ds.models) >= 3
-    base = leave_one_out(ds.sweep_points, ds.models, hw, 1, use_gap=False)
+    base = leave_one_out(ds.sweep_points, ds.models, hw, 1, use_network_fit=False)
     # Push model 0's measurement three times further from its prediction.
     k = 3.0 if base[0].measured_ms > base[0].predicted_ms else 1 / 3
     moved = list(ds.models)
     moved[0] = dataclasses.replace(moved[0], measured=moved[0].measured * k)
-    again = leave_one_out(ds.sweep_points, moved, hw, 1, use_gap=False)
+    again = leave_one_out(ds.sweep_points, moved, hw, 1, use_network_fit=False)
     # Model 0's prediction and interval are the same; only its measured figure changed.
     assert again[0].predicted_ms == pytest.approx(base[0].predicted_ms, rel=1e-9)
     assert (again[0].low_ms, again[0].high_ms) == pytest.approx((base[0].low_ms, base[0].high_ms))
@@ -52,7 +52,7 @@ def test_interval_of_a_held_out_model_ignores_its_measurement(measured: Path) ->
     # The others' intervals widen: model 0's now larger held-out error enters their sigma.
     assert again[1].high_ms - again[1].low_ms > base[1].high_ms - base[1].low_ms
 
-    r, rk = held_out_residuals(ds.all_points, ds.models, hw, 1, use_gap=False)
+    r, rk = held_out_residuals(ds.all_points, ds.models, hw, 1, use_network_fit=False)
     assert [math.exp(-x) * b.measured_ms for x, b in zip(r, base, strict=True)] == pytest.approx(
         [b.predicted_ms for b in base], rel=1e-6
     )
