@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,7 +24,7 @@ from estimator.device import clear_cache as _clear_device_cache
 from estimator.device import default_runtime as default_runtime
 from estimator.engine import BOUND_NAMES, KernelArrays, run_kernels
 from estimator.engine.layout import DTYPE_INDEX
-from estimator.errors import EstimatorError
+from estimator.errors import EstimatorError, InputError
 from estimator.identity_cache import IdentityCache
 from estimator.ir.graph import Graph
 from estimator.loading import load_model
@@ -31,6 +32,11 @@ from estimator.partition import KernelPlan, load_rules, partition
 from estimator.predictor import ModelTotals, predict_kernels, predict_models
 from estimator.registry.models import Hardware
 from estimator.zoo.nb201_reference import DEFAULT_SEMANTICS
+
+if TYPE_CHECKING:
+    from estimator.llm.config import LlmSpec
+    from estimator.llm.generation import Generation
+    from estimator.zoo.decoders_ir import DecoderConfig
 
 #: Version of the JSON document ``Estimate.to_dict()`` produces.
 SCHEMA_VERSION = 1
@@ -132,6 +138,12 @@ class BatchEstimate:
     ci95_low_ms: NDArray[np.float64]
     ci95_high_ms: NDArray[np.float64]
     calibrated: bool
+    #: The configuration the totals are for (as resolved: the runtime's canonical name, the
+    #: thread count used), so a batch result names it as a single :class:`Estimate` does.
+    hardware: str
+    runtime: str
+    dtype: str
+    threads: int
 
     @classmethod
     def of(cls, names: Sequence[str], totals: ModelTotals, ctx: DeviceContext) -> BatchEstimate:
@@ -144,6 +156,10 @@ class BatchEstimate:
             ci95_low_ms=lo * _S_TO_MS,
             ci95_high_ms=hi * _S_TO_MS,
             calibrated=ctx.profile.calibrated,
+            hardware=ctx.hardware.id,
+            runtime=ctx.runtime,
+            dtype=ctx.dtype,
+            threads=ctx.threads,
         )
 
 
@@ -223,6 +239,60 @@ def preload(
         pass
 
 
+@overload
+def estimate(
+    model: Mapping[str, Any] | DecoderConfig | LlmSpec,
+    hw: str | Hardware | DeviceContext = ...,
+    *,
+    runtime: str | None = ...,
+    dtype: str = ...,
+    threads: int | None = ...,
+    batch: int | None = ...,
+    input_shapes: Mapping[str, Sequence[int]] | None = ...,
+    example_inputs: Any = ...,
+    registry: Any = ...,
+    strict: bool = ...,
+    semantics: str = ...,
+    prompt: int | None = ...,
+    generate: int | None = ...,
+    images: int | None = ...,
+) -> Generation: ...
+@overload
+def estimate(
+    model: Any,
+    hw: str | Hardware | DeviceContext = ...,
+    *,
+    runtime: str | None = ...,
+    dtype: str = ...,
+    threads: int | None = ...,
+    batch: int | None = ...,
+    input_shapes: Mapping[str, Sequence[int]] | None = ...,
+    example_inputs: Any = ...,
+    registry: Any = ...,
+    strict: bool = ...,
+    semantics: str = ...,
+    prompt: int,
+    generate: int | None = ...,
+    images: int | None = ...,
+) -> Generation: ...
+@overload
+def estimate(
+    model: Any,
+    hw: str | Hardware | DeviceContext = ...,
+    *,
+    runtime: str | None = ...,
+    dtype: str = ...,
+    threads: int | None = ...,
+    batch: int | None = ...,
+    input_shapes: Mapping[str, Sequence[int]] | None = ...,
+    example_inputs: Any = ...,
+    registry: Any = ...,
+    strict: bool = ...,
+    semantics: str = ...,
+    prompt: None = ...,
+    generate: None = ...,
+    images: None = ...,
+) -> Estimate: ...
 def estimate(
     model: Any,
     hw: str | Hardware | DeviceContext = "i7-12700K",
@@ -236,14 +306,38 @@ def estimate(
     registry: Any = None,
     strict: bool = False,
     semantics: str = DEFAULT_SEMANTICS,
-) -> Estimate:
+    prompt: int | None = None,
+    generate: int | None = None,
+    images: int | None = None,
+) -> Estimate | Generation:
     """Latency of ``model`` on ``hw`` under ``runtime``, with a 95% interval.
 
     ``threads=None`` uses every physical core (``hw.cores``), onnxruntime's default intra-op
     thread count; on GPUs the thread count does not change the device's peaks. ``runtime=None``
     picks the usual runtime of the device type (:data:`estimator.device.DEFAULT_RUNTIME`).
     ``semantics``: what a NAS-Bench-201 arch string means (see :func:`prepare`).
+
+    A decoder (a Hugging Face config dict, a ``config.json`` path with ``prompt=``, a decoder
+    preset name with ``prompt=``) gives a :class:`estimator.llm.Generation` instead: TTFT, TPOT
+    against KV length, end to end, memory, per stage and per block, for ``prompt`` tokens
+    (default 512), ``generate`` new tokens (default 128), ``batch`` sequences and ``images``
+    images per sequence (:func:`estimator.llm.estimate_generation`).
     """
+    if _is_decoder(model, prompt, generate, images):
+        from estimator.llm.generation import DEFAULT_GENERATE, DEFAULT_PROMPT, estimate_generation
+
+        return estimate_generation(
+            model,
+            hw,
+            prompt=DEFAULT_PROMPT if prompt is None else prompt,
+            generate=DEFAULT_GENERATE if generate is None else generate,
+            batch=1 if batch is None else batch,
+            images=0 if images is None else images,
+            runtime=runtime,
+            dtype=dtype,
+            threads=threads,
+            registry=registry,
+        )
     ctx = device_context(hw, runtime=runtime, dtype=dtype, threads=threads, registry=registry)
     prep = prepare(
         model,
@@ -256,6 +350,31 @@ def estimate(
         nchwc_block=ctx.nchwc_block,
     )
     return _estimate(prep, ctx)
+
+
+def _is_decoder(model: Any, prompt: int | None, generate: int | None, images: int | None) -> bool:
+    """Whether ``estimate`` was given a decoder to generate with (see its docstring)."""
+    from estimator.llm.config import LlmSpec, is_decoder_config
+    from estimator.zoo.decoders_ir import PRESETS, DecoderConfig
+
+    asked = prompt is not None or generate is not None or images is not None
+    if isinstance(model, Mapping | DecoderConfig | LlmSpec):
+        return True
+    if isinstance(model, str | Path) and is_decoder_config(model):
+        if prompt is None:
+            raise InputError(
+                f"{model} is a decoder config: pass prompt= (and generate=, batch=, images=) "
+                "to estimate a generation"
+            )
+        return True
+    if isinstance(model, str) and model in PRESETS and asked:
+        return True
+    if asked:
+        raise InputError(
+            "prompt=, generate= and images= apply to decoders (a config.json, a config dict or "
+            "a decoder preset); this model is not one"
+        )
+    return False
 
 
 def _estimate(prep: Prepared, ctx: DeviceContext) -> Estimate:
@@ -322,6 +441,13 @@ def _notes(ctx: DeviceContext, prep: Prepared) -> tuple[str, ...]:
             f"uncalibrated: efficiency priors of device type '{ctx.hardware.type}' "
             "(see calibration_source); intervals are wide"
         )
+        measured = ctx.hardware.measured
+        if measured is not None and ctx.hardware.source_dir is None:
+            notes.append(
+                f"roofline measured just now by a {'quick ' if measured.quick else ''}probe "
+                f"({measured.seconds:g} s) and not written; `calibrate-hardware --hw host` "
+                "writes and calibrates this machine's entry"
+            )
     else:
         if not profile.threads_matched:
             notes.append(

@@ -18,7 +18,7 @@ from estimator.partition.rules import (
 
 
 def test_every_shipped_rules_file_validates() -> None:
-    assert runtime_names() == ["onnxruntime-cpu", "pytorch-eager", "tensorrt"]
+    assert runtime_names() == ["llm-serving-gpu", "onnxruntime-cpu", "pytorch-eager", "tensorrt"]
     for name in runtime_names():
         rules = load_rules(name)
         assert rules.provenance["sources"], name
