@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from estimator.cli import llm_args
 from estimator.cli.common import (
     ArgumentParser,
     name_arg,
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--registry", help="extra hardware registry folder (also ESTIMATOR_REGISTRY)")
     p.add_argument("--list-hw", action="store_true", help="list known devices and exit")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+    llm_args.add_arguments(p)
     return p
 
 
@@ -82,6 +84,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return 0
     if not args.model:
         parser.error("MODEL is required (or --list-hw)")
+    if llm_args.wants_generation(args):
+        return llm_args.run(args)
     shapes = dict(args.input_shape) or None
     if args.hw is not None or args.compare is not None:
         return _estimate(args, shapes)
