@@ -258,3 +258,22 @@ def test_a_changed_kernel_model_file_is_refused(registry: Path, nets: list[Path]
     clear_caches()
     with pytest.raises(RegistryError, match="changed since the efficiency profile"):
         estimate(nets[0], DEVICE, threads=1, registry=registry)
+
+
+def test_network_scales_multiply_their_category_only(nets: list[Path]) -> None:
+    from estimator.registry.models import NetworkFit
+
+    ctx = device_context(DEVICE, threads=1)
+    plan = prepare(nets[3], runtime=ctx.runtime).plan
+    base = predict_kernels(plan, ctx)
+    cats = np.unique(base.arrays.category)
+    assert len(cats) >= 2
+    from estimator.engine.layout import CATEGORIES
+
+    scaled_cat = CATEGORIES[int(cats[0])]
+    fit = NetworkFit(scales={scaled_cat: 2.5}, prior_log_sd=0.3, n_networks=3)
+    prof = ctx.profile.model_copy(update={"network_fit": fit})
+    scaled = predict_kernels(plan, device_context(DEVICE, threads=1, profile=prof))
+    sel = base.arrays.category == cats[0]
+    np.testing.assert_allclose(scaled.time[sel], 2.5 * base.time[sel], rtol=1e-12)
+    np.testing.assert_allclose(scaled.time[~sel], base.time[~sel], rtol=1e-12)
