@@ -9,6 +9,7 @@ device or thread count costs only the engine call (NAS loops, sweeps).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from estimator.device import clear_cache as _clear_device_cache
 from estimator.device import default_runtime as default_runtime
 from estimator.engine import BOUND_NAMES, KernelArrays, run_kernels
 from estimator.engine.layout import DTYPE_INDEX
-from estimator.errors import EstimatorError, InputError
+from estimator.errors import EstimatorError, InputError, RegistryError
 from estimator.identity_cache import IdentityCache
 from estimator.ir.graph import Graph
 from estimator.loading import load_model
@@ -378,11 +379,18 @@ def _is_decoder(model: Any, prompt: int | None, generate: int | None, images: in
 
 
 def _estimate(prep: Prepared, ctx: DeviceContext) -> Estimate:
-    kt = predict_kernels(prep.plan, ctx)
-    totals = kt.totals(ctx.device_sigma)
+    with np.errstate(all="ignore"):  # absurd registry figures are reported below, not warned
+        kt = predict_kernels(prep.plan, ctx)
+        totals = kt.totals(ctx.device_sigma)
+        lo, hi = totals.interval()
     total = float(totals.mean[0])
     var = float(totals.var[0])
-    lo, hi = totals.interval()
+    if not all(math.isfinite(x) for x in (total, var, float(lo[0]), float(hi[0]))):
+        where = ctx.hardware.source_dir or ctx.hardware.id
+        raise RegistryError(
+            f"{ctx.hardware.id}: the estimate overflows (latency {total:g} s, variance {var:g}): "
+            f"a peak, bandwidth, cache or overhead figure in {where} is out of any physical range"
+        )
     t, v, bound = kt.time, kt.var, kt.bound
     share = t / total if total > 0 else np.zeros_like(t)
     rows = tuple(

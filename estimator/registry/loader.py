@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import json
+import math
 import os
 import re
 import shutil
@@ -40,6 +41,7 @@ from estimator.registry.models import (
     PriorsFile,
     canonical_dtype,
 )
+from estimator.safe_read import read_text
 
 HARDWARE_FILE = "hardware.json"
 CURVES_FILE = "efficiency_curves.json"
@@ -168,37 +170,111 @@ def schema_problem(schema_name: str, data: Any) -> str | None:
 
 
 def _validate(path: Path, data: Any, schema_name: str, model: type[M]) -> M:
+    # Validated as JSON in pydantic's strict mode: a string or a boolean where a number belongs
+    # is refused, as the schema says, instead of being coerced ("12" -> 12, true -> 1).
     # The schemas are generated from the pydantic models, so a file the model accepts passes the
     # schema too; jsonschema runs only to word the error of a file the model rejects (its
     # messages name the field the way users read the file). This keeps a cold CLI start fast.
+    _check_version(path, data, model)
     try:
-        return model.model_validate(data)
+        text = json.dumps(data, allow_nan=False)
+    except ValueError:  # NaN or infinity in what is about to be written
+        raise RegistryError(f"{path}: {_non_finite_field(data)}: not a finite number") from None
+    try:
+        return model.model_validate_json(text, strict=True)
     except ValidationError:
         pass
     problem = schema_problem(schema_name, data)
     if problem is not None:
         raise RegistryError(f"{path}: {problem}")
     try:
-        return model.model_validate(data)
+        return model.model_validate_json(text, strict=True)
     except ValidationError as exc:
         first = exc.errors()[0]
         msg = _one_line(first["msg"]).removeprefix("Value error, ")
         raise RegistryError(f"{path}: field '{_field_path(first['loc'])}': {msg}") from None
 
 
+def _check_version(path: Path, data: Any, model: type[BaseModel]) -> None:
+    """A file of a format that carries ``schema_version`` must say which one, and it must be
+    the one this estimator reads: a missing or future version is refused, not guessed."""
+    field = model.model_fields.get("schema_version")
+    if field is None or not isinstance(data, dict):
+        return
+    supported = field.default
+    version = data.get("schema_version")
+    if "schema_version" not in data:
+        raise RegistryError(
+            f"{path}: field 'schema_version': required field is missing (this estimator reads "
+            f"version {supported})"
+        )
+    if type(version) is not int or version != supported:
+        raise RegistryError(
+            f"{path}: field 'schema_version': version {json.dumps(version)} is not supported "
+            f"(this estimator reads version {supported})"
+        )
+
+
+def _non_finite_field(data: Any, parts: tuple[Any, ...] = ()) -> str:
+    """``field '<path>'`` of the first NaN or infinity in ``data``."""
+    items: Any = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else ()
+    )
+    for key, value in items:
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"field '{_field_path((*parts, key))}'"
+        if isinstance(value, dict | list):
+            found = _non_finite_field(value, (*parts, key))
+            if found:
+                return found
+    return "" if parts else "a field"
+
+
+#: Integers beyond int64 are refused at parse time: no registry count is that big, and numpy
+#: and numba would overflow on them.
+_MAX_JSON_INT = 2**63 - 1
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range (not a finite double)")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > _MAX_JSON_INT:
+        shown = text if len(text) <= 24 else f"{text[:20]}... ({len(text)} digits)"
+        raise ValueError(f"integer {shown} is out of range (more than 64 bits)")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (standard JSON has no NaN or Infinity)")
+
+
 def _read_json(path: Path) -> Any:
+    """Parse a registry file: a regular UTF-8 file (a byte-order mark is allowed) of standard
+    JSON, numbers finite and integers within 64 bits, nesting within Python's recursion limit;
+    else one ``RegistryError`` line naming the file."""
+    text = read_text(path, what="registry file", error=RegistryError)
     try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise RegistryError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise RegistryError(f"{path}: not a UTF-8 text file (byte {exc.start})") from None
-    try:
-        return json.loads(text)
+        return json.loads(
+            text, parse_float=_finite_float, parse_int=_bounded_int, parse_constant=_no_constant
+        )
     except json.JSONDecodeError as exc:
         raise RegistryError(
             f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except ValueError as exc:  # from the number hooks above
+        raise RegistryError(f"{path}: invalid JSON: {exc}") from None
+    except RecursionError:
+        raise RegistryError(f"{path}: invalid JSON: nested too deeply") from None
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -300,8 +376,8 @@ def load_hardware(name: str | Hardware, registry: RegistryArg = None) -> Hardwar
         if found is None:
             raise RegistryError(
                 f"no registry entry matches this machine ({host.cpu_model_name() or 'unknown CPU'})"
-                "; `calibrate-hardware --hw host` creates one (probe + calibration), "
-                "`probe-hardware` only probes"
+                "; `calibrate-hardware --hw host` creates one (probe + calibration, minutes), "
+                "`probe-hardware` only probes; `estimate-latency --probe` estimates uncalibrated"
             )
         name = found
     key = _cache_key(name.lower(), registry)
@@ -317,17 +393,28 @@ def load_hardware(name: str | Hardware, registry: RegistryArg = None) -> Hardwar
     wanted = name.lower()
     candidates: dict[str, str] = {}
     for root in roots:
+        matches: list[tuple[Path, Hardware]] = []
         for d in _device_dirs(root):
             path = (d / HARDWARE_FILE).resolve()
             hw = read_hardware_file(path)
             names = _names(hw, d)
             if wanted in (n.lower() for n in names):
-                if len(_FAST) > 4096:
-                    _FAST.clear()
-                _FAST[key] = (path, _stamp(path))
-                return hw
+                matches.append((path, hw))
             for n in names:
                 candidates.setdefault(n.lower(), hw.id)
+        if len(matches) > 1:
+            # A folder shadows the folders after it; two answers in one folder are ambiguous.
+            where = " and ".join(str(p.parent) for p, _ in matches[:2])
+            raise RegistryError(
+                f"'{name}' names {len(matches)} devices in registry folder {root}: {where}; "
+                "give each device its own id and aliases"
+            )
+        if matches:
+            path, hw = matches[0]
+            if len(_FAST) > 4096:
+                _FAST.clear()
+            _FAST[key] = (path, _stamp(path))
+            return hw
     close = difflib.get_close_matches(wanted, list(candidates), n=8, cutoff=0.6)
     ids = list(dict.fromkeys(candidates[c] for c in close))[:5]
     hint = f"; close matches: {', '.join(ids)}" if ids else ""
@@ -419,9 +506,16 @@ def _load_profile(
     prior: EfficiencyProfile,
 ) -> EfficiencyProfile:
     if path is not None:
+        doc = read_efficiency_file(path)
+        names = {n.lower() for n in (device.id, *device.aliases, path.parent.name)}
+        if doc.device.lower() not in names:
+            raise RegistryError(
+                f"{path}: field 'device': the curves are for '{doc.device}', but the file sits "
+                f"next to the hardware.json of '{device.id}'"
+            )
         profiles = [
             p
-            for p in read_efficiency_file(path).profiles
+            for p in doc.profiles
             if p.runtime.lower() == runtime.lower() and canonical_dtype(p.dtype) == dt
         ]
         if profiles:

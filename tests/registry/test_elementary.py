@@ -51,6 +51,7 @@ def test_saving_one_runtime_keeps_the_others(tmp_path: Path, device: Path) -> No
 
 def test_bad_value_names_the_file_and_field(tmp_path: Path, device: Path) -> None:
     doc: dict[str, Any] = {
+        "schema_version": 1,
         "device": "ew-dev",
         "runtimes": {
             "onnxruntime-cpu": {
