@@ -310,12 +310,20 @@ def held_out_residuals(
     *,
     use_network_fit: bool = True,
     kernel_model: bool = True,
+    groups: Sequence[str] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Per network: held-out log(measured / predicted) and kernel variance relative to the
     prediction. In-sample residuals are too small (each network's kernels helped fit the curves
-    that predict it), so a sigma from them gives intervals that miss unseen networks too often."""
+    that predict it), so a sigma from them gives intervals that miss unseen networks too often.
+    ``groups`` (e.g. block families) are held out whole, as :func:`held_out_predictions` does."""
     total, kv = held_out_predictions(
-        points, models, hw, threads, use_network_fit=use_network_fit, kernel_model=kernel_model
+        points,
+        models,
+        hw,
+        threads,
+        groups=groups,
+        use_network_fit=use_network_fit,
+        kernel_model=kernel_model,
     )
     return log_errors(models, total, kv)
 

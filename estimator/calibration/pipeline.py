@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 
 from estimator.errors import InputError
 from estimator.registry.models import EfficiencyProfile, Hardware, KernelCategory
+from estimator.zoo.family import family_of
 
 if TYPE_CHECKING:
     from estimator.calibration.aggregate import BinStat
@@ -50,6 +51,7 @@ __all__ = [
     "measure_elementary_table",
     "measure_models",
     "plot_device",
+    "plot_measured_roofline",
     "residual_distribution",
     "resolve_db",
     "validate_device",
@@ -472,8 +474,17 @@ def calibrate_device(
                 )
         held_out = len(ds.models) >= MIN_HELD_OUT
         if held_out:
-            _say(progress, f"threads={th}: device_sigma from {len(ds.models)} held-out refits")
-            r, rk = held_out_residuals(pts, ds.models, device, th, use_network_fit=use_network_fit)
+            _say(progress, f"threads={th}: device_sigma from refits without each family")
+            # Held out by block family: the interval is for an architecture the calibration
+            # has not seen, and 60-odd networks need a dozen refits, not 60.
+            r, rk = held_out_residuals(
+                pts,
+                ds.models,
+                device,
+                th,
+                use_network_fit=use_network_fit,
+                groups=[family_of(m.name) for m in ds.models],
+            )
             sigma = scatter_sigma(r, rk, len(r))
             cal.profile = cal.profile.model_copy(update={"device_sigma": sigma})
         if cal.kernel_model is not None:
@@ -607,3 +618,58 @@ def plot_device(
             )
         )
     return files
+
+
+@dataclass(frozen=True, slots=True)
+class RooflinePlot:
+    """What :func:`plot_measured_roofline` drew."""
+
+    path: Path
+    #: Calibration kernels of the store drawn as points (0: none measured at that thread count).
+    n_points: int
+
+
+def plot_measured_roofline(
+    hw: str | Hardware,
+    db: str | Path | None,
+    threads: int,
+    out: str | Path,
+    *,
+    registry: str | Path | None = None,
+    statistic: str = "median",
+) -> RooflinePlot:
+    """``<out>/threads<N>/roofline_measured.png``: the device's measured roofline at ``threads``
+    (each compute ceiling ``probe-hardware`` measured, a bandwidth slope per memory level) with
+    the store's calibration kernels of that thread count as points."""
+    from estimator.calibration.dataset import load_dataset
+    from estimator.calibration.plots import plot_roofline
+
+    device = _hardware(hw, registry)
+    m = device.measured
+    if m is None:
+        raise InputError(f"{device.id} has no measured roofline; `probe-hardware` measures one")
+    compute = {
+        f"{c.dtype} {c.method.replace('_', ' ')}": c.gflops * 1e9
+        for c in m.compute
+        if c.threads == threads and c.dtype == "fp32"
+    }
+    if not compute:
+        raise InputError(
+            f"--threads {threads}: {device.id}'s roofline was measured at threads {m.threads}"
+        )
+    peak = max(compute.values())
+    bandwidths: dict[str, float] = {
+        str(b.level): b.gbs * 1e9
+        for b in sorted(m.bandwidth, key=lambda b: -b.gbs)
+        if b.threads == threads
+    }
+    points = load_dataset(resolve_db(db), device, threads, statistic=statistic).all_points
+    path = plot_roofline(
+        points,
+        peak,
+        bandwidths,
+        Path(out) / f"threads{threads}" / "roofline_measured.png",
+        title=f"{device.id}, {threads} thread(s): measured roofline, {len(points)} kernels",
+        ceilings=compute,
+    )
+    return RooflinePlot(path, len(points))
