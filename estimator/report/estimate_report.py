@@ -10,8 +10,9 @@ import csv
 import io
 import json
 from collections.abc import Sequence
+from typing import Any
 
-from estimator.estimate import Estimate
+from estimator.estimate import BatchEstimate, Estimate
 from estimator.report import render
 from estimator.report.cost_report import unmodeled_line
 from estimator.report.units import ms, nbytes, si
@@ -150,3 +151,33 @@ def compare_table(results: Sequence[Estimate], *, width: int = 120) -> str:
     c.print(t)
     c.print(unmodeled_line(results[0].unmodeled))
     return c.export_text()
+
+
+#: Version of the batch document (``POST /v1/estimate/batch``, :func:`batch_json`).
+BATCH_SCHEMA_VERSION = 1
+
+
+def batch_to_dict(r: BatchEstimate) -> dict[str, Any]:
+    """One device's totals of many models, column-wise (arrays in the order of ``models``)."""
+    return {
+        "hardware": r.hardware,
+        "runtime": r.runtime,
+        "dtype": r.dtype,
+        "threads": r.threads,
+        "calibrated": r.calibrated,
+        "models": list(r.names),
+        "latency_ms": r.latency_ms.tolist(),
+        "std_ms": r.std_ms.tolist(),
+        "ci95_low_ms": r.ci95_low_ms.tolist(),
+        "ci95_high_ms": r.ci95_high_ms.tolist(),
+    }
+
+
+def batch_json(results: Sequence[BatchEstimate]) -> str:
+    """The batch document: one column-wise block per (device, group of models)."""
+    doc = {
+        "schema_version": BATCH_SCHEMA_VERSION,
+        "kind": "batch",
+        "results": [batch_to_dict(r) for r in results],
+    }
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False)
