@@ -32,7 +32,7 @@ COST_FREE: frozenset[str] = frozenset(
         "attn_pdrop", "summary_activation", "summary_first_dropout", "summary_proj_to_labels",
         "summary_type", "summary_use_proj", "task_specific_params", "pretraining_tp",
         "router_aux_loss_coef", "output_router_logits", "router_jitter_noise", "scale_attn_weights",
-        "reorder_and_upcast_attn", "scale_attn_by_inverse_layer_idx", "n_ctx", "qk_layernorm",
+        "reorder_and_upcast_attn", "scale_attn_by_inverse_layer_idx", "n_ctx",
         "id2label", "label2id", "tokenizer_class", "dropout", "attention_probs_dropout_prob",
         "hidden_dropout_prob", "initializer_factor", "projection_dim", "rope_scaling",
         "original_max_position_embeddings", "max_window_layers", "use_sliding_window",
@@ -330,6 +330,7 @@ def _vision(data: Mapping[str, Any], where: str, strategy: str) -> VisionTower:
             f"{', '.join(sorted(_VISION))}"
         )
     f = _Fields(data, where, str(kind_raw))
+    f.has("vocab_size")  # llava-hf's vision configs carry one; a vision tower has no vocabulary
     kind = _VISION[str(kind_raw)]
     default_act = "quick_gelu" if kind == "clip" else "gelu_pytorch_tanh"
     _activation(f, "hidden_act", default_act, gated=False)
@@ -386,6 +387,8 @@ def parse_config(data: Mapping[str, Any], *, name: str = "", where: str = "confi
         f.check_unknown()
         return spec
     outer = _Fields(data, where, "llava")
+    for key in ("vocab_size", "tie_word_embeddings"):  # the text config's own values decide
+        outer.has(key)
     text_raw, vision_raw = data.get("text_config"), data.get("vision_config")
     for key, raw in (("text_config", text_raw), ("vision_config", vision_raw)):
         outer.used.add(key)

@@ -20,8 +20,8 @@ is specific to a generation:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -243,11 +243,11 @@ def _level_bandwidth(ctx: DeviceContext, footprint: float) -> float:
     return float(ctx.arrays.dram_bw)
 
 
-def _price(graph: Graph, ctx: DeviceContext) -> _Pass:
+def measure_pass(graph: Graph, ctx: DeviceContext, footprint: float) -> _Pass:
+    """Price one pass whose whole model streams ``footprint`` bytes (weights and cached K/V)."""
     prep = prepare(graph, runtime=ctx.runtime, nchwc_block=ctx.nchwc_block)
     plan = prep.plan
     weight_read, kv_read = streamed_bytes(graph)
-    footprint = float(weight_read + kv_read)
     readers = {
         n.name
         for n in graph.nodes
@@ -274,6 +274,56 @@ def _price(graph: Graph, ctx: DeviceContext) -> _Pass:
         floor=footprint / _level_bandwidth(ctx, footprint),
         unmodeled=dict(cost.unmodeled),
     )
+
+
+def _linear(a: float, b: float, layers: int) -> float:
+    return a + (layers - 1) * (b - a)
+
+
+def price_stack(
+    build: Callable[[int], Graph], layers: int, ctx: DeviceContext
+) -> tuple[_Pass, Graph]:
+    """One pass of a model of ``layers`` identical layers, and the smallest graph priced.
+
+    The pass is priced from its 1- and 2-layer graphs and extrapolated: every kernel of a layer
+    is the same in every layer (same shapes, same streamed footprint, which is the whole
+    model's), so X(L) = X(1) + (L - 1) * (X(2) - X(1)) is exact for times, variances, FLOPs and
+    bytes, and a 32-layer model costs the engine two small graphs instead of one large one.
+    """
+    if layers <= 2:
+        g = build(layers)
+        w, kv = streamed_bytes(g)
+        return measure_pass(g, ctx, float(w + kv)), g
+    g1, g2 = build(1), build(2)
+    (w1, k1), (w2, k2) = streamed_bytes(g1), streamed_bytes(g2)
+    w, kv = round(_linear(w1, w2, layers)), round(_linear(k1, k2, layers))
+    foot = float(w + kv)
+    p1, p2 = measure_pass(g1, ctx, foot), measure_pass(g2, ctx, foot)
+    ops = set(p1.unmodeled) | set(p2.unmodeled)
+    return (
+        _Pass(
+            time=_linear(p1.time, p2.time, layers),
+            kernel_var=_linear(p1.kernel_var, p2.kernel_var, layers),
+            flops=round(_linear(p1.flops, p2.flops, layers)),
+            bytes=round(_linear(p1.bytes, p2.bytes, layers)),
+            blocks=p1.blocks + (layers - 1) * (p2.blocks - p1.blocks),
+            bound=p1.bound + (layers - 1) * (p2.bound - p1.bound),
+            weight_read=w,
+            kv_read=kv,
+            floor=foot / _level_bandwidth(ctx, foot),
+            unmodeled={
+                op: round(_linear(p1.unmodeled.get(op, 0), p2.unmodeled.get(op, 0), layers))
+                for op in ops
+            },
+        ),
+        g2,
+    )
+
+
+def stack_params(build: Callable[[int], Graph], layers: int) -> int:
+    """Parameters of ``layers`` identical layers from the 1- and 2-layer graphs (exact)."""
+    one, two = (analyze_graph(build(n)).params for n in (1, 2))
+    return one + (layers - 1) * (two - one)
 
 
 def _ms_interval(mean: float, kvar: float, sigma: float) -> tuple[float, float, float]:
@@ -412,7 +462,6 @@ def estimate_generation(
             f"{spec.max_positions}"
         )
     sigma = ctx.device_sigma
-    gopts = {"dtype": ir_dtype, "fused_projections": opts.fused_projections}
     stages: list[Stage] = []
     unmodeled: dict[str, int] = {}
 
@@ -423,33 +472,37 @@ def estimate_generation(
     vision_pass: _Pass | None = None
     vision_peak = 0
     vision_params = 0
-    if spec.vision is not None and work.images:
-        vg = vision_graph(
-            spec.vision,
-            cfg.hidden,
-            work.images * work.batch,
+    tower = spec.vision
+    if tower is not None:
+
+        def vision(n: int, count: int = work.images * work.batch) -> Graph:
+            return vision_graph(
+                replace(tower, layers=n),
+                cfg.hidden,
+                max(count, 1),
+                dtype=ir_dtype,
+                fused_projections=opts.fused_projections,
+            )
+
+        vision_params = stack_params(lambda n: vision(n, 1), tower.layers)
+        if work.images:
+            vision_pass, vg = price_stack(vision, tower.layers, ctx)
+            vision_peak = activation_peak(vg)
+            stages.append(_stage("vision", [vision_pass], [1.0], sigma))
+            note_unmodeled(vision_pass, 1)
+
+    def prefill_graph(n: int) -> Graph:
+        return decoder_graph(
+            replace(cfg, layers=n),
+            "prefill",
+            seq_len=prefill_tokens,
+            batch=work.batch,
             dtype=ir_dtype,
             fused_projections=opts.fused_projections,
+            last_logits_only=opts.last_logits_only,
         )
-        vision_pass = _price(vg, ctx)
-        vision_peak = activation_peak(vg)
-        vision_params = analyze_graph(vg).params
-        stages.append(_stage("vision", [vision_pass], [1.0], sigma))
-        note_unmodeled(vision_pass, 1)
-    elif spec.vision is not None:
-        vision_params = analyze_graph(
-            vision_graph(spec.vision, cfg.hidden, 1, dtype=ir_dtype)
-        ).params
 
-    pg = decoder_graph(
-        cfg,
-        "prefill",
-        seq_len=prefill_tokens,
-        batch=work.batch,
-        last_logits_only=opts.last_logits_only,
-        **gopts,  # type: ignore[arg-type]
-    )
-    prefill = _price(pg, ctx)
+    prefill, pg = price_stack(prefill_graph, cfg.layers, ctx)
     prefill_peak = activation_peak(pg)
     stages.append(_stage("prefill", [prefill], [1.0], sigma))
     note_unmodeled(prefill, 1)
@@ -460,7 +513,18 @@ def estimate_generation(
     dsteps: list[DecodeStep] = []
     for s in points:
         kv = prefill_tokens + s
-        p = _price(decoder_graph(cfg, "decode", kv_len=kv, batch=work.batch, **gopts), ctx)  # type: ignore[arg-type]
+
+        def decode_graph(n: int, kv: int = kv) -> Graph:
+            return decoder_graph(
+                replace(cfg, layers=n),
+                "decode",
+                kv_len=kv,
+                batch=work.batch,
+                dtype=ir_dtype,
+                fused_projections=opts.fused_projections,
+            )
+
+        p, _ = price_stack(decode_graph, cfg.layers, ctx)
         decode.append(p)
         sd, lo, hi = _ms_interval(p.time, p.kernel_var, sigma)
         lo = max(lo, p.floor * _S_TO_MS)  # no step streams its bytes faster than the floor

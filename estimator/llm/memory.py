@@ -10,7 +10,7 @@ memory level holding them delivers.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from estimator.analysis import analyze_graph, peak_activation_bytes
@@ -40,22 +40,31 @@ def kv_cache_bytes(cfg: DecoderConfig, batch: int, positions: int, dtype: DType)
 
 @lru_cache(maxsize=64)
 def decoder_params(cfg: DecoderConfig) -> int:
-    """Parameters of ``cfg``, every expert included (a prefill long enough to route to all)."""
+    """Parameters of ``cfg``, every expert included (a prefill long enough to route to all).
+
+    Layers are identical, so the graphs of one and two layers give the count of any depth
+    exactly: p(L) = p(1) + (L - 1) * (p(2) - p(1)).
+    """
     seq = math.ceil(cfg.experts / cfg.experts_per_token) if cfg.moe else 1
-    return analyze_graph(decoder_graph(cfg, "prefill", seq_len=seq)).params
+    one, two = (
+        analyze_graph(decoder_graph(replace(cfg, layers=n), "prefill", seq_len=seq)).params
+        for n in (1, 2)
+    )
+    return one + (cfg.layers - 1) * (two - one)
 
 
 def streamed_bytes(graph: Graph) -> tuple[int, int]:
     """(weight bytes, cached K/V bytes) one pass of ``graph`` reads.
 
-    Every stored tensor a node reads counts once, except embedding tables: a gather reads only
-    the rows it selects (an untied table is not streamed whole per token). Cached K/V are the
-    graph inputs ``past_key.*`` / ``past_value.*``.
+    Every stored float tensor a node reads counts once (scalars and integer index tables, a few
+    bytes, do not), except embedding tables: a gather reads only the rows it selects (an untied
+    table is not streamed whole per token). Cached K/V are the graph inputs ``past_key.*`` /
+    ``past_value.*``.
     """
     seen: dict[str, int] = {}
     gathered = 0
     for node in graph.nodes:
-        consts = [t for t in node.inputs if t.is_const]
+        consts = [t for t in node.inputs if t.is_const and t.dtype.is_float and t.numel > 1]
         if node.op == "Gather" and node.inputs and node.inputs[0].is_const:
             gathered += node.outputs[0].nbytes
             consts = consts[1:]
