@@ -289,7 +289,13 @@ def held_out_predictions(
         own = {a.model for a in atts if a is not None}
         pts = [p for p in points if p.model not in own]
         cal = calibrate(
-            pts, others, hw, threads, opts=opts, use_network_fit=use_network_fit, kernel_model=kernel_model
+            pts,
+            others,
+            hw,
+            threads,
+            opts=opts,
+            use_network_fit=use_network_fit,
+            kernel_model=kernel_model,
         )
         # The calibrated profile already carries the gap in its overheads.
         pred = predict_totals([models[i].plan for i in held], hw, cal.profile, threads,

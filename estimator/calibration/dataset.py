@@ -99,9 +99,7 @@ def sampled_files(db: Path, hw: Hardware, budget_s: float, seed: int, budget: Bu
 CALIB_CORPUS_SEED = 1
 
 
-def corpus_files(
-    db: Path, per_family: int, log: Callable[[str], None] | None = None
-) -> list[Path]:
+def corpus_files(db: Path, per_family: int, log: Callable[[str], None] | None = None) -> list[Path]:
     """Export ``per_family`` networks of each block family of the generated corpus (seed
     :data:`CALIB_CORPUS_SEED`) next to ``db``, once, and link them as calibration networks
     (``zoo__calib-<family>-<index>-<hash>.onnx``): whole networks of every family, for the fit

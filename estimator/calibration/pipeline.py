@@ -346,7 +346,9 @@ class CalibrationResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _source(hw_name: str, th: int, statistic: str, whole: str, use_network_fit: bool, quick: bool) -> str:
+def _source(
+    hw_name: str, th: int, statistic: str, whole: str, use_network_fit: bool, quick: bool
+) -> str:
     return (
         f"calibrate_hardware --hw {hw_name} --threads {th} --kernel-stat {statistic} "
         f"--whole {whole_statistic(whole, th)}{'' if use_network_fit else ' --no-network-fit'}"
@@ -427,7 +429,9 @@ def calibrate_device(
     if measure:
         elementary = measure_elementary_table(device, quick, target.parent, progress=progress)
         paths = model_files(path, quick=quick, zoo_models=models, log=progress)
-        n_corpus = (0 if quick else DEFAULT_CORPUS) if corpus_per_family is None else corpus_per_family
+        n_corpus = (
+            (0 if quick else DEFAULT_CORPUS) if corpus_per_family is None else corpus_per_family
+        )
         paths += corpus_files(path, n_corpus, log=progress)
         budget_s = sample_s / 5 if quick else sample_s
         sampled = sampled_files(path, device, budget_s, seed, SAMPLE_BUDGET) if budget_s else []
@@ -568,7 +572,9 @@ def validate_device(
         ds = load_dataset(path, device, th, statistic=statistic, whole=whole, models=models)
         if len(ds.models) < 2:
             raise InputError(f"need >= 2 measured networks at threads={th} in {path}")
-        res = list(leave_one_out(ds.sweep_points, ds.models, device, th, use_network_fit=use_network_fit))
+        res = list(
+            leave_one_out(ds.sweep_points, ds.models, device, th, use_network_fit=use_network_fit)
+        )
         out.append(ValidationRun(device, th, res, metrics(res)))
     return out
 

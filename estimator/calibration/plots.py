@@ -79,8 +79,12 @@ def plot_roofline(
     path: str | Path,
     *,
     title: str = "",
+    ceilings: dict[str, float] | None = None,
 ) -> Path:
-    """Achieved FLOP/s against arithmetic intensity for each kernel, under the device's roofs."""
+    """Achieved FLOP/s against arithmetic intensity for each kernel, under the device's roofs.
+
+    ``ceilings``: further compute ceilings (name -> FLOP/s, e.g. a measured GEMM under the FMA
+    peak) drawn as dotted lines below ``peak_flops``."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 5))
     pts = [p for p in points if p.flops > 0 and p.bytes > 0 and p.t > 0]
@@ -97,6 +101,9 @@ def plot_roofline(
         ax.plot(x, np.minimum(peak_flops, bw * x), "--", color=f"C{(j + 5) % 10}", lw=1,
                 label=f"roof {name} ({bw / 1e9:.0f} GB/s)")  # fmt: skip
     ax.axhline(peak_flops, color="k", lw=1)
+    for j, (name, flops) in enumerate((ceilings or {}).items()):
+        ax.axhline(flops, color=f"C{(j + 8) % 10}", lw=1, ls=":",
+                   label=f"{name} ({flops / 1e9:,.0f} GFLOP/s)")  # fmt: skip
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOP/byte)")
