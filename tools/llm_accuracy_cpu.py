@@ -103,34 +103,14 @@ def time_torch(model: Any, prompt: int, steps: int, repeats: int) -> tuple[float
 def export_pair(model: Any, cfg: DecoderConfig, folder: Path) -> tuple[Path, Path]:
     """The module as a prefill ONNX model (dynamic length) and a decode one (dynamic past)."""
     import torch
-    from torch import nn
 
-    from estimator.zoo.export import export_module
+    from estimator.zoo.export import decoder_wrapper, export_module
 
     kv_names = [f"{kv}.{i}" for i in range(cfg.layers) for kv in ("key", "value")]
-
-    class Prefill(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids: Any) -> tuple[Any, ...]:
-            logits, present = self.model(input_ids)
-            return (logits, *(t for kv in present for t in kv))
-
-    class Decode(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids: Any, *flat: Any) -> tuple[Any, ...]:
-            past = [(flat[2 * i], flat[2 * i + 1]) for i in range(len(flat) // 2)]
-            logits, present = self.model(input_ids, past)
-            return (logits, *(t for kv in present for t in kv))
-
+    flat = decoder_wrapper(model)
     outs = ["logits", *(f"present_{n}" for n in kv_names)]
     pre = export_module(
-        Prefill().eval(),
+        flat,
         (torch.zeros(1, 16, dtype=torch.int64),),
         folder / f"{cfg.name}_prefill.onnx",
         input_names=["input_ids"],
@@ -141,7 +121,7 @@ def export_pair(model: Any, cfg: DecoderConfig, folder: Path) -> tuple[Path, Pat
     past = tuple(torch.zeros(1, cfg.kv_heads, 16, cfg.head_dim) for _ in range(2 * cfg.layers))
     ins = ["input_ids", *(f"past_{n}" for n in kv_names)]
     dec = export_module(
-        Decode().eval(),
+        flat,
         (torch.zeros(1, 1, dtype=torch.int64), *past),
         folder / f"{cfg.name}_decode.onnx",
         input_names=ins,

@@ -15,7 +15,7 @@ projector.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,15 +138,19 @@ class _Fields:
             return None
         return self.integer(key)
 
-    def number(self, key: str, default: float) -> float:
+    def _typed(self, key: str, default: Any, ok: Callable[[Any], bool], what: str) -> Any:
         value = self._raw(key)
         if value is None:
             return default
-        if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
-            raise InputError(
-                f"{self.where}: field '{key}' must be a positive number, got {value!r}"
-            )
-        return float(value)
+        if not ok(value):
+            raise InputError(f"{self.where}: field '{key}' must be {what}, got {value!r}")
+        return value
+
+    def number(self, key: str, default: float) -> float:
+        def ok(v: Any) -> bool:
+            return isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+
+        return float(self._typed(key, default, ok, "a positive number"))
 
     def fraction(self, key: str, default: float) -> float:
         value = self.number(key, default)
@@ -155,20 +159,10 @@ class _Fields:
         return value
 
     def flag(self, key: str, default: bool) -> bool:
-        value = self._raw(key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise InputError(f"{self.where}: field '{key}' must be true or false, got {value!r}")
-        return value
+        return bool(self._typed(key, default, lambda v: isinstance(v, bool), "true or false"))
 
     def text(self, key: str, default: str) -> str:
-        value = self._raw(key)
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            raise InputError(f"{self.where}: field '{key}' must be a string, got {value!r}")
-        return value
+        return str(self._typed(key, default, lambda v: isinstance(v, str), "a string"))
 
     def refuse_true(self, key: str, what: str) -> None:
         if self.flag(key, False):

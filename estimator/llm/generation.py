@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -491,18 +492,20 @@ def estimate_generation(
             stages.append(_stage("vision", [vision_pass], [1.0], sigma))
             note_unmodeled(vision_pass, 1)
 
-    def prefill_graph(n: int) -> Graph:
+    def text_graph(n: int, kv: int | None = None) -> Graph:
+        """The prefill (kv None) or a decode step at ``kv`` cached positions, ``n`` layers."""
         return decoder_graph(
             replace(cfg, layers=n),
-            "prefill",
+            "prefill" if kv is None else "decode",
             seq_len=prefill_tokens,
+            kv_len=kv or 0,
             batch=work.batch,
             dtype=ir_dtype,
             fused_projections=opts.fused_projections,
             last_logits_only=opts.last_logits_only,
         )
 
-    prefill, pg = price_stack(prefill_graph, cfg.layers, ctx)
+    prefill, pg = price_stack(text_graph, cfg.layers, ctx)
     prefill_peak = activation_peak(pg)
     stages.append(_stage("prefill", [prefill], [1.0], sigma))
     note_unmodeled(prefill, 1)
@@ -514,17 +517,7 @@ def estimate_generation(
     for s in points:
         kv = prefill_tokens + s
 
-        def decode_graph(n: int, kv: int = kv) -> Graph:
-            return decoder_graph(
-                replace(cfg, layers=n),
-                "decode",
-                kv_len=kv,
-                batch=work.batch,
-                dtype=ir_dtype,
-                fused_projections=opts.fused_projections,
-            )
-
-        p, _ = price_stack(decode_graph, cfg.layers, ctx)
+        p, _ = price_stack(partial(text_graph, kv=kv), cfg.layers, ctx)
         decode.append(p)
         sd, lo, hi = _ms_interval(p.time, p.kernel_var, sigma)
         lo = max(lo, p.floor * _S_TO_MS)  # no step streams its bytes faster than the floor

@@ -55,8 +55,12 @@ def file_stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
-def _decoder_wrapper(model: Any) -> Any:
-    """Flatten (logits, [(k, v), ...]) into one tuple of tensors for the exporter."""
+def decoder_wrapper(model: Any) -> Any:
+    """Flatten (logits, [(k, v), ...]) into one tuple of tensors for the exporter.
+
+    ``forward(input_ids, *past)``: with no past, a prefill; with ``past`` (k0, v0, k1, v1, ...
+    one pair per layer), a decode step against that cache.
+    """
     from torch import nn
 
     class Flat(nn.Module):
@@ -64,8 +68,9 @@ def _decoder_wrapper(model: Any) -> Any:
             super().__init__()
             self.model = model
 
-        def forward(self, input_ids: Any) -> tuple[Any, ...]:
-            logits, present = self.model(input_ids)
+        def forward(self, input_ids: Any, *flat: Any) -> tuple[Any, ...]:
+            past = [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)] if flat else None
+            logits, present = self.model(input_ids, past)
             return (logits, *(t for kv in present for t in kv))
 
     return Flat().eval()
@@ -99,7 +104,7 @@ def build(name: str, batch: int, seq_len: int) -> tuple[Any, Any, list[str], lis
             raise InputError(f"{name}: {n_params:,} fp32 parameters exceed the 2 GiB ONNX limit")
         if cfg.max_positions is not None and seq_len > cfg.max_positions:
             raise InputError(f"{name}: --seq-len {seq_len} > max_positions {cfg.max_positions}")
-        model = _decoder_wrapper(decoders.decoder_module(cfg))
+        model = decoder_wrapper(decoders.decoder_module(cfg))
         ids = torch.zeros(batch, seq_len, dtype=torch.int64)
         outs = ["logits"] + [f"present_{kv}.{i}" for i in range(cfg.layers) for kv in "kv"]
         return model, ids, ["input_ids"], outs
