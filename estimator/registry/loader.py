@@ -349,7 +349,17 @@ def list_hardware(registry: RegistryArg = None) -> list[str]:
     return sorted(seen, key=str.lower)
 
 
-_FAST: dict[tuple[str, ...], tuple[Path, tuple[int, int]]] = {}
+_Stamps = tuple[Path, tuple[int, int] | None]
+#: name key -> (hardware.json found, its stamp, stamps of the folders that could shadow it).
+_FAST: dict[tuple[str, ...], tuple[Path, tuple[int, int], tuple[_Stamps, ...]]] = {}
+
+
+def _shadow_stamps(roots: list[Path]) -> tuple[_Stamps, ...]:
+    """Stamps of the registry folders searched before the one a device was found in, and of
+    their type folders: a device added there later (a server writing a calibration) changes one
+    of them, so a cached lookup is not reused past it."""
+    dirs = [d for r in roots for d in (r, *(r / t for t in DEVICE_TYPES))]
+    return tuple((d, _stamp_or_none(d)) for d in dirs)
 
 
 def _cache_key(name: str, registry: RegistryArg) -> tuple[str, ...]:
@@ -383,16 +393,16 @@ def load_hardware(name: str | Hardware, registry: RegistryArg = None) -> Hardwar
     key = _cache_key(name.lower(), registry)
     hit = _FAST.get(key)
     if hit is not None:
-        path, stamp = hit
+        path, stamp, shadows = hit
         try:
-            if _stamp(path) == stamp:
+            if _stamp(path) == stamp and all(_stamp_or_none(d) == st for d, st in shadows):
                 return _parse_hardware(str(path), stamp)
         except RegistryError:
             pass
     roots = registry_roots(registry)
     wanted = name.lower()
     candidates: dict[str, str] = {}
-    for root in roots:
+    for i, root in enumerate(roots):
         matches: list[tuple[Path, Hardware]] = []
         for d in _device_dirs(root):
             path = (d / HARDWARE_FILE).resolve()
@@ -413,7 +423,7 @@ def load_hardware(name: str | Hardware, registry: RegistryArg = None) -> Hardwar
             path, hw = matches[0]
             if len(_FAST) > 4096:
                 _FAST.clear()
-            _FAST[key] = (path, _stamp(path))
+            _FAST[key] = (path, _stamp(path), _shadow_stamps(roots[:i]))
             return hw
     close = difflib.get_close_matches(wanted, list(candidates), n=8, cutoff=0.6)
     ids = list(dict.fromkeys(candidates[c] for c in close))[:5]

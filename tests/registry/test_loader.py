@@ -220,6 +220,16 @@ def test_cached_load_is_fast_and_sees_edits(tmp_path: Path) -> None:
     assert load_hardware("cached", registry=tmp_path).cores == 6
 
 
+def test_device_added_to_an_earlier_folder_shadows_a_cached_lookup(tmp_path: Path) -> None:
+    """A long-running process (the server) sees a device written into its registry after it
+    first resolved the shipped one of the same id."""
+    assert load_hardware("a100", registry=tmp_path).source_dir == str(BUILTIN / "gpu" / "a100")
+    doc = shipped_hardware("gpu/a100")
+    doc["cores"] = 7
+    write_device(tmp_path, "gpu", "a100", doc)
+    assert load_hardware("a100", registry=tmp_path).cores == 7
+
+
 # --------------------------------------------------------------------------- profiles
 
 
