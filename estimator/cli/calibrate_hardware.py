@@ -32,6 +32,7 @@ from estimator.cli.common import (
     run_guarded,
     wants_debug,
 )
+from estimator.errors import InputError
 
 if TYPE_CHECKING:
     from estimator.calibration.pipeline import CalibrationResult
@@ -97,11 +98,16 @@ def print_few_shot(res: LatencyCalibration) -> None:
 
 def _few_shot(args: argparse.Namespace) -> int:
     from estimator.estimate import default_runtime
+    from estimator.registry import load_hardware
     from estimator.transfer import write_from_latencies
 
     runtime = args.runtime or default_runtime(args.hw, args.registry)
+    # resolved here so a device of the user's --registry is found (the fit takes the Hardware)
+    hw = load_hardware(args.hw, args.registry)
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise InputError(f"--out {args.out}: is a file; with --from-latencies give a folder")
     res = write_from_latencies(
-        args.hw, args.from_latencies, runtime=runtime, shots=args.shots, out_registry=args.out
+        hw, args.from_latencies, runtime=runtime, shots=args.shots, out_registry=args.out
     )
     print_few_shot(res)
     return 0

@@ -144,9 +144,10 @@ def run_guarded(
     """Run ``body`` and turn expected failures into one line and an exit status.
 
     ``prog: error: ...`` on stderr and exit 2 for an :class:`InputError`, 1 for any other
-    :class:`EstimatorError` (``debug`` prints the traceback first); Ctrl-C exits 130 with
-    ``prog: interrupted`` (``keeps_measurements``: a script that stores each measurement as it
-    goes says that those so far are kept).
+    :class:`EstimatorError` (``debug`` prints the traceback first); exit 2 as well for an
+    ``OSError`` on a named path (the path and the reason) and for ``MemoryError``; Ctrl-C exits
+    130 with ``prog: interrupted`` (``keeps_measurements``: a script that stores each
+    measurement as it goes says that those so far are kept).
     """
     try:
         return body()
@@ -164,6 +165,20 @@ def run_guarded(
             traceback.print_exc()
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        # A path the user named that cannot be read or written (a folder where a file belongs,
+        # a missing parent, /proc, a full disk): one line naming the path, as for an InputError.
+        if exc.filename is None or isinstance(exc, BrokenPipeError):
+            raise
+        if debug:
+            traceback.print_exc()
+        print(f"{prog}: error: {_os_error_line(exc)}", file=sys.stderr)
+        return USAGE_EXIT
+    except MemoryError:
+        if debug:
+            traceback.print_exc()
+        print(f"{prog}: error: out of memory (are the sizes asked for too large?)", file=sys.stderr)
+        return USAGE_EXIT
     except BrokenPipeError:
         return 0
 
@@ -171,6 +186,11 @@ def run_guarded(
 def wants_debug(argv: Sequence[str] | None) -> bool:
     args = sys.argv[1:] if argv is None else argv
     return "--debug" in args
+
+
+def _os_error_line(exc: OSError) -> str:
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    return _one_line(OSError(f"{' -> '.join(names)}: {exc.strerror or type(exc).__name__}"))
 
 
 def _one_line(exc: BaseException) -> str:

@@ -26,6 +26,7 @@ from estimator.cli.common import (
     wants_debug,
 )
 from estimator.errors import InputError, ModelLoadError
+from estimator.safe_read import check_regular
 
 PROG = "measure-latency"
 #: Rows of the per-node profile table in table format (json/csv carry every row).
@@ -112,6 +113,10 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from estimator.measure.api import RUNTIMES
 
     if args.export:
+        if Path(args.export).is_dir():
+            raise InputError(
+                f"--export {args.export}: is a folder; give a file name (.csv or .json)"
+            )
         fmt = "json" if args.export.lower().endswith(".json") else "csv"
         with ResultsStore(args.db) as source:
             n = source.export(args.export, fmt)
@@ -125,9 +130,10 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         raise InputError(f"unknown runtime {args.runtime!r}; choose one of: {', '.join(RUNTIMES)}")
     shapes = _shapes(args.input_shape)
     batches = _batches(args.batch_sweep) if args.batch_sweep else [args.batch]
-    if args.runtime == "onnxruntime" and not Path(args.model).is_file():
-        # checked before opening the store, so a typo does not create an empty store file
-        raise ModelLoadError(f"{args.model}: no such model file")
+    if args.runtime == "onnxruntime":
+        # checked before opening the store, so a typo does not create an empty store file; a
+        # FIFO or a device is refused before anything opens it
+        check_regular(args.model, what="model file", error=ModelLoadError)
     store: ResultsStore | None = None if args.no_store else ResultsStore(args.db)
     results: list[tuple[Any, int | None]] = []
     try:

@@ -86,7 +86,11 @@ def _spatial_defaults(attrs: dict[str, Any], ctx: NodeContext, *, weight_kernel:
     attrs["kernel_shape"] = k
     attrs["strides"] = tuple(attrs.get("strides", (1,) * nsp))
     attrs["dilations"] = tuple(attrs.get("dilations", (1,) * nsp))
-    auto_pad = str(attrs.pop("auto_pad", "NOTSET"))
+    auto_pad = attrs.pop("auto_pad", "NOTSET")
+    auto_pad = auto_pad.decode("utf-8", "replace") if isinstance(auto_pad, bytes) else str(auto_pad)
+    if auto_pad not in _AUTO_PADS:
+        raise ValueError(f"auto_pad {auto_pad!r} is not one of {', '.join(_AUTO_PADS)}")
+    _check_window(attrs, nsp, x)
     if (
         auto_pad in ("SAME_UPPER", "SAME_LOWER")
         and x is not None
@@ -114,6 +118,66 @@ def _spatial_defaults(attrs: dict[str, Any], ctx: NodeContext, *, weight_kernel:
         attrs["pads"] = tuple(attrs.get("pads", (0,) * (2 * nsp)))
 
 
+_AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
+
+
+def _check_window(attrs: dict[str, Any], nsp: int, x: Sequence[int] | None) -> None:
+    """kernel_shape, strides, dilations and pads that no runtime would accept (or that only
+    make the output out of padding) are refused: costed as given they give absurd counts."""
+    k = attrs["kernel_shape"]
+    for name, values, lo in (
+        ("kernel_shape", k, 1),
+        ("strides", attrs["strides"], 1),
+        ("dilations", attrs["dilations"], 1),
+    ):
+        if len(values) != nsp:
+            raise ValueError(f"{name} {list(values)} has {len(values)} values, the input {nsp}")
+        if any(int(v) < lo for v in values):
+            raise ValueError(f"{name} {list(values)} must be >= {lo}")
+    pads = attrs.get("pads")
+    if pads is None:
+        return
+    if len(pads) != 2 * nsp:
+        raise ValueError(f"pads {list(pads)} has {len(pads)} values, need {2 * nsp}")
+    for i, p in enumerate(pads):
+        if int(p) < 0:
+            raise ValueError(f"pads {list(pads)} must be >= 0")
+        axis = i % nsp
+        extent = (int(k[axis]) - 1) * int(attrs["dilations"][axis]) + 1
+        if x is not None and int(p) >= x[2 + axis] + extent:
+            raise ValueError(
+                f"pads {list(pads)}: {p} on spatial axis {axis} exceeds the input ({x[2 + axis]})"
+                f" plus the kernel ({extent}); the output would be padding only"
+            )
+
+
+def _check_conv_weights(attrs: dict[str, Any], ctx: NodeContext) -> None:
+    """Channels and group must agree with the weight tensor, as the runtime checks them."""
+    group = int(attrs.get("group", 1))
+    if group < 1:
+        raise ValueError(f"group {group} must be >= 1")
+    x, w = ctx.in_shape(0), ctx.in_shape(1)
+    if w is None:
+        return
+    if len(w) < 3:
+        raise ValueError(f"weight of shape {list(w)} needs rank >= 3")
+    if "kernel_shape" in attrs and tuple(int(v) for v in attrs["kernel_shape"]) != tuple(w[2:]):
+        raise ValueError(
+            f"kernel_shape {list(attrs['kernel_shape'])} does not match the weight's {list(w[2:])}"
+        )
+    transpose = ctx.op_type == "ConvTranspose"
+    if w[0] <= 0 or w[1] <= 0:
+        raise ValueError(f"weight of shape {list(w)} has zero channels")
+    in_ch = w[0] if transpose else w[1] * group
+    if w[0] % group:
+        what = "input" if transpose else "output"
+        raise ValueError(f"group {group} does not divide the weight's {w[0]} {what} channels")
+    if x is not None and len(x) >= 2 and x[1] != in_ch:
+        raise ValueError(
+            f"input has {x[1]} channels but the weight {list(w)} with group {group} takes {in_ch}"
+        )
+
+
 def _conv_transpose_same_pads(
     attrs: dict[str, Any], ctx: NodeContext, auto_pad: str, nsp: int
 ) -> tuple[int, ...]:
@@ -137,6 +201,7 @@ def _conv_transpose_same_pads(
 
 
 def _conv(attrs: dict[str, Any], ctx: NodeContext) -> None:
+    _check_conv_weights(attrs, ctx)
     _spatial_defaults(attrs, ctx, weight_kernel=True)
     attrs["group"] = int(attrs.get("group", 1))
     if ctx.op_type == "ConvTranspose":

@@ -49,7 +49,9 @@ def session_options(threads: int | None, profile_prefix: str | None = None) -> A
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
+    # Errors reach the user as one line through the exception (see open_session, run); the
+    # runtime's own log line would be a second, coloured one.
+    so.log_severity_level = 4
     if profile_prefix is not None:
         so.enable_profiling = True
         so.profile_file_prefix = profile_prefix
@@ -66,8 +68,12 @@ def open_session(
     try:
         return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ModelLoadError(f"{label}: onnxruntime cannot load the model: {first}") from exc
+        raise ModelLoadError(f"{label}: onnxruntime cannot load the model: {_first(exc)}") from exc
+
+
+def _first(exc: BaseException) -> str:
+    """The first line of an onnxruntime error (they carry the node and the reason)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def resolve_shape(
@@ -147,14 +153,25 @@ class OrtRunner:
         self.feeds: dict[str, np.ndarray] = {}
         for m in metas:
             shape = resolve_shape(m.name, list(m.shape), batch=batch, bound=shapes.get(m.name))
-            self.feeds[m.name] = random_input(shape, m.type, rng)
+            try:
+                self.feeds[m.name] = random_input(shape, m.type, rng)
+            except (MemoryError, ValueError) as exc:  # ValueError: numpy's "array is too big"
+                dims = "x".join(map(str, shape))
+                raise InputError(
+                    f"input {m.name!r} of shape {dims} is too large to allocate ({exc})"
+                ) from None
         first = next(iter(self.feeds.values()), None)
         self.batch = int(first.shape[0]) if first is not None and first.ndim else (batch or 1)
         self.dtype = str(first.dtype) if first is not None else "float32"
         self.version = str(import_ort().__version__)
 
     def run(self) -> object:
-        return self.session.run(None, self.feeds)
+        try:
+            return self.session.run(None, self.feeds)
+        except Exception as exc:  # onnxruntime's Fail, InvalidArgument, RuntimeException, ...
+            raise ModelLoadError(
+                f"{self.label}: onnxruntime cannot run the model: {_first(exc)}"
+            ) from exc
 
     def profile(self, *, warmup: int, runs: int) -> list[KernelTime]:
         """Per-node times from a separate profiled session, so profiling never slows the samples."""
