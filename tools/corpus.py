@@ -5,6 +5,7 @@
     python tools/corpus.py measure [--out DIR] --threads 1,2 [--repeats 20] [--db PATH]
     python tools/corpus.py profile [--out DIR] --threads 1,2 [--repeats 20] --db CALIB.sqlite
     python tools/corpus.py validate --hw host --threads 1,2 --db CALIB.sqlite [--json FILE]
+    python tools/corpus.py repeat --threads 1,2 --db CALIB.sqlite [-n 40] [--sessions 3]
 
 ``export`` writes ``DIR/<family>/<index>-<hash>.onnx`` and ``DIR/manifest.json``, keeping files
 already there (resume after an interruption). ``measure`` times every exported network of the
@@ -312,6 +313,59 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_repeat(args: argparse.Namespace) -> int:
+    """Re-time a seeded sample of a calibration store's networks in fresh sessions: how far a
+    median whole-run latency moves between two measurements of the same network on this
+    machine (the floor under any accuracy figure measured here)."""
+    import json
+
+    import numpy as np
+
+    from estimator.calibration.collect import CalibrationStore
+    from estimator.measure import measure
+
+    rng = np.random.default_rng(args.seed)
+    out: dict[str, Any] = {"db": str(args.db), "sessions": args.sessions, "threads": {}}
+    for th in _ints(args.threads, "--threads"):
+        with CalibrationStore(Path(args.db)) as store:
+            runs = {r.model_name: r for r in store.calibration_runs(th)}
+        names = sorted(n for n in runs if n.startswith("zoo__"))
+        if not names:
+            raise InputError(f"{args.db}: no measured networks at threads={th}")
+        pick = [names[i] for i in rng.choice(len(names), min(args.n, len(names)), replace=False)]
+        rows = []
+        for name in pick:
+            run = runs[name]
+            medians = []
+            for _ in range(args.sessions):
+                m = measure(run.model_path, runtime="onnxruntime", threads=th, warmup=3,
+                            repeats=args.repeats)  # fmt: skip
+                if m.status != "complete":
+                    print("interrupted", file=sys.stderr)
+                    return 130
+                medians.append(float(np.median(m.samples_ms)))
+            rows.append({"name": name[len("zoo__") :], "stored_ms": run.median_ms,
+                         "session_ms": medians})  # fmt: skip
+        first = np.array([r["session_ms"][0] / r["stored_ms"] for r in rows])
+        change = np.abs(np.log(first))
+        spread = np.array([np.ptp(np.log(r["session_ms"])) for r in rows])
+        summary = {
+            "n": len(rows),
+            "median_abs_log_change_vs_stored": float(np.median(change)),
+            "within_5pct_of_stored": float(np.mean(change <= np.log(1.05))),
+            "within_10pct_of_stored": float(np.mean(change <= np.log(1.10))),
+            "median_ratio_vs_stored": float(np.exp(np.median(np.log(first)))),
+            "median_session_log_range": float(np.median(spread)),
+        }
+        print(f"threads={th}: " + "  ".join(f"{k}={v:.3f}" for k, v in summary.items()))
+        out["threads"][str(th)] = {**summary, "networks": rows}
+    if args.json:
+        from estimator.zoo.corpus.exporting import write_atomic
+
+        write_atomic(Path(args.json), json.dumps(out, indent=1) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="corpus", description=__doc__.splitlines()[0] if __doc__ else None
@@ -355,6 +409,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--db", required=True, help="calibration store (calibrate-hardware --db)")
     sp.set_defaults(func=cmd_profile)
 
+    sp = sub.add_parser("repeat", help="re-time stored networks: how far medians move")
+    sp.add_argument("--db", required=True, help="calibration store")
+    sp.add_argument("--threads", default="1,2", help="comma-separated thread counts (1,2)")
+    sp.add_argument("-n", type=int, default=40, help="networks sampled per thread count")
+    sp.add_argument("--sessions", type=int, default=3, help="fresh sessions per network")
+    sp.add_argument("--repeats", type=int, default=20, help=f"timed runs (>= {MIN_REPEATS})")
+    sp.add_argument("--seed", type=int, default=0, help="seed of the sample")
+    sp.add_argument("--json", help="also write the results here")
+    sp.set_defaults(func=cmd_repeat)
+
     sp = sub.add_parser("validate", help="leave-one-family-out accuracy over a calib store")
     sp.add_argument("--hw", required=True, help="registry device, or 'host'")
     sp.add_argument("--registry", help="extra registry folder(s) searched first")
@@ -362,8 +426,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--threads", default="1,2", help="comma-separated thread counts (1,2)")
     sp.add_argument("--kernel-stat", default="median", choices=("median", "p10"))
     sp.add_argument("--whole", default="median", choices=("median", "p10", "cpu"))
-    sp.add_argument("--no-network-fit", action="store_true",
-                    help="kernel prices only: no whole-network category scales and gap")
+    sp.add_argument(
+        "--no-network-fit",
+        action="store_true",
+        help="kernel prices only: no whole-network category scales and gap",
+    )
     sp.add_argument("--no-kernel-model", action="store_true", help="curves only")
     sp.add_argument("--json", help="also write the results here")
     sp.set_defaults(func=cmd_validate)
@@ -383,7 +450,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:
             raise InputError(f"{exc.filename or ''}: {exc.strerror or exc}") from exc
 
-    keeps = args.command in ("measure", "profile")
+    keeps = args.command in ("measure", "profile", "repeat")
     return run_guarded(
         body, debug=wants_debug(argv) or args.debug, prog="corpus", keeps_measurements=keeps
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -233,3 +234,21 @@ def test_tool_measure_records_and_skips(tool: ModuleType, tmp_path: Path) -> Non
     with ResultsStore(db) as store:
         assert len(store.runs()) == 2
     assert tool.main([*measure, "--db", str(db), "--repeats", "5"]) == 2
+
+
+def test_tool_profile_then_repeat_retimes_stored_networks(tool: ModuleType, tmp_path: Path) -> None:
+    out, db = tmp_path / "corpus", tmp_path / "calib.sqlite"
+    assert tool.main(["export", "--out", str(out), "--quiet", "--tiny", "--per-family", "1",
+                      "--families", "vgg"]) == 0  # fmt: skip
+    assert tool.main(["profile", "--out", str(out), "--threads", "1", "--repeats", "15",
+                      "--db", str(db)]) == 0  # fmt: skip
+    report = tmp_path / "repeat.json"
+    argv = ["repeat", "--db", str(db), "--threads", "1", "-n", "1", "--sessions", "2",
+            "--repeats", "15", "--json", str(report)]  # fmt: skip
+    assert tool.main(argv) == 0
+    doc = json.loads(report.read_text())
+    (net,) = doc["threads"]["1"]["networks"]
+    assert net["name"].startswith("corpus-vgg-")
+    assert len(net["session_ms"]) == 2 and all(t > 0 for t in net["session_ms"])
+    assert doc["threads"]["1"]["n"] == 1
+    assert tool.main(["repeat", "--db", str(tmp_path / "empty.sqlite"), "--threads", "1"]) == 2
