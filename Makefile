@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEMO_MODEL := examples/tiny_convnet.onnx
 
-.PHONY: venv demo test bench lint format clean
+.PHONY: venv demo test bench lint format clean serve
 
 venv: $(STAMP)
 
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/estimate-latency $(DEMO_MODEL) --hw i7-12700K
+
+# the HTTP API on 127.0.0.1:8000 (docs/service.md); e.g. make serve SERVE_ARGS="--port 9000"
+serve: $(STAMP)
+	$(VENV)/bin/estimate-server $(SERVE_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 tests
