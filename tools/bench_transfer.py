@@ -7,6 +7,11 @@ query set (mean and std over draws), next to FLOPs-only and params-only baseline
 correlation of FLOPs / params with latency; MAPE of FLOPs times one scale fitted on the same k).
 
     .venv/bin/python tools/bench_transfer.py --out docs/transfer_results.md --json out.json
+
+``--lodo``: the leave-one-device-out protocol of :mod:`estimator.transfer.lodo` (meta-prior
+learned on the other devices, level chosen per fit), k in {0, 1, 2, 5, 10, 20}, next to FLOPs
+and to the fixed 10-parameter fit under the datasheet prior; ``--split help`` scores HELP's
+meta-validation columns under a prior learned on HELP's meta-training columns only.
 """
 
 from __future__ import annotations
@@ -40,10 +45,19 @@ from estimator.transfer import (  # noqa: E402
     prior_for,
 )
 from estimator.transfer.baselines import nb201_flops_params  # noqa: E402
+from estimator.transfer.lodo import DeviceData, DeviceResult, leave_one_device_out  # noqa: E402
 from estimator.zoo.nb201_ir import OPS, parse_arch  # noqa: E402
 from estimator.zoo.nb201_reference import SEMANTICS  # noqa: E402
 
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "nasbench201" / "latency_ms.csv"
+#: HELP's NAS-Bench-201 device split (Lee et al. 2021): meta-training and meta-validation
+#: devices (its meta-test devices are not in the published table this project has).
+HELP_TRAIN = (
+    "1080ti_1", "1080ti_32", "1080ti_256", "silver_4114", "silver_4210r", "samsung_a50",
+    "pixel3", "essential_ph_1", "samsung_s7",
+)  # fmt: skip
+HELP_VALID = ("titanx_1", "titanx_32", "titanx_256", "gold_6240")
+LODO_SHOTS = (0, 1, 2, 5, 10, 20)
 POOL = (0, 900)
 QUERY = (900, 1900)
 SHOTS = (0, 5, 10, 20, 50)
@@ -394,6 +408,151 @@ def to_json(
     return out
 
 
+def nb201_devices(
+    table: Any, columns: Sequence[str], flops: NDArray[np.float64],
+    pool_rows: tuple[int, int] = POOL, query_rows: tuple[int, int] = QUERY,
+) -> list[DeviceData]:  # fmt: skip
+    """One :class:`DeviceData` per NB201 column (pool/query trimmed as in the fixed protocol)."""
+    out = []
+    for c in columns:
+        y = table.columns[c]
+        setup = column_setup(c, y)
+        hw, prior = prior_for(setup.hardware, setup.runtime)
+        models = nb201_kernel_set(
+            table.archs, batch=setup.batch, runtime=setup.runtime, semantics=setup.semantics
+        )
+        out.append(
+            DeviceData(
+                c, hw, prior, models, y, trimmed(y, *pool_rows), trimmed(y, *query_rows), flops,
+                setup.quantum_ms, setup.batch, source=f"NAS-Bench-201 latency table, column {c}",
+            )
+        )  # fmt: skip
+    return out
+
+
+def _m(values: list[float]) -> float:
+    return float(np.mean(values)) if values else float("nan")
+
+
+def lodo_markdown(results: list[DeviceResult], shots: Sequence[int], command: str) -> str:
+    """Tables of the leave-one-device-out run: Spearman, MAPE, coverage per device and k."""
+    head = "| device | FLOPs rho | " + " | ".join(f"k={k}" for k in shots) + " |"
+    sep = "|---|---|" + "---|" * len(shots)
+    lines = [
+        "### Leave-one-device-out few-shot transfer: measured results",
+        "",
+        f"Command: `{command}`",
+        "",
+        "Each cell: **new** (meta-prior learned without the device, level chosen per fit) / "
+        "today's fit (10 parameters, datasheet prior); mean over draws.",
+        "",
+        "Spearman rho on the query set:",
+        "",
+        head,
+        sep,
+    ]
+    for r in results:
+        cells = [f"**{_m(r.rho[k]):.3f}** / {_m(r.base_rho[k]):.3f}" for k in shots]
+        lines.append(f"| {r.name} | {r.flops_rho:.3f} | " + " | ".join(cells) + " |")
+    mean = [
+        f"**{np.mean([_m(r.rho[k]) for r in results]):.3f}** / "
+        f"{np.mean([_m(r.base_rho[k]) for r in results]):.3f}"
+        for k in shots
+    ]
+    lines.append(
+        f"| **mean** | {np.mean([r.flops_rho for r in results]):.3f} | " + " | ".join(mean) + " |"
+    )
+    lines += ["", "MAPE on the query set, % (FLOPs: FLOPs x one scale fitted on the k points):", ""]
+    lines += [
+        "| device | " + " | ".join(f"k={k}" for k in shots) + " |",
+        "|---|" + "---|" * len(shots),
+    ]
+    for r in results:
+        cells = [
+            f"**{100 * _m(r.mape[k]):.1f}** / {100 * _m(r.base_mape[k]):.1f}"
+            + (f" / F {100 * _m(r.flops_mape[k]):.1f}" if r.flops_mape.get(k) else "")
+            for k in shots
+        ]
+        lines.append(f"| {r.name} | " + " | ".join(cells) + " |")
+    lines += ["", "Coverage of the 95% predictive interval on the query set (new / today's):", ""]
+    lines += ["| device | interval scale | " + " | ".join(f"k={k}" for k in shots) + " |"]
+    lines += ["|---|---|" + "---|" * len(shots)]
+    for r in results:
+        cells = [f"**{_m(r.coverage[k]):.2f}** / {_m(r.base_coverage[k]):.2f}" for k in shots]
+        lines.append(f"| {r.name} | {r.interval_scale:.2f} | " + " | ".join(cells) + " |")
+    lines += ["", "Level chosen (count over draws) and the prior's training devices:", ""]
+    lines += ["| device | " + " | ".join(f"k={k}" for k in shots) + " | training devices |"]
+    lines += ["|---|" + "---|" * (len(shots) + 1)]
+    for r in results:
+        cells = []
+        for k in shots:
+            names, counts = np.unique(r.level[k], return_counts=True)
+            cells.append(" ".join(f"{n}:{c}" for n, c in zip(names, counts, strict=True)))
+        lines.append(
+            f"| {r.name} | " + " | ".join(cells) + f" | {', '.join(r.training_devices) or '-'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def lodo_json(results: list[DeviceResult]) -> dict[str, Any]:
+    keys = ("rho", "mape", "coverage", "level", "base_rho", "base_mape", "base_coverage",
+            "flops_mape")  # fmt: skip
+    return {
+        "protocol": "leave-one-device-out (estimator.transfer.lodo)",
+        "devices": [
+            {
+                "device": r.name,
+                "hardware": r.hardware,
+                "group": list(r.group),
+                "flops_rho": r.flops_rho,
+                "training_devices": r.training_devices,
+                "interval_scale": r.interval_scale,
+                **{key: {str(k): v for k, v in getattr(r, key).items()} for key in keys},
+            }
+            for r in results
+        ],
+    }
+
+
+def run_lodo(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    shots: tuple[int, ...] = (0, 5, TARGET_K) if args.quick else LODO_SHOTS
+    draws = 2 if args.quick else args.draws
+    try:
+        table = load_latency_table(args.csv, rows=max(args.pool[1], args.query[1]))
+        columns = args.columns or list(table.columns)
+        for c in columns:
+            if c not in table.columns:
+                raise InputError(
+                    f"{args.csv}: no column {c!r}; columns: {', '.join(table.columns)}"
+                )
+        flops, _ = nb201_flops_params(table.archs, semantics=args.baseline_semantics)
+        if args.split == "help":
+            training = [c for c in HELP_TRAIN if c in table.columns]
+            scored = [c for c in HELP_VALID if c in columns]
+            columns = sorted(set(columns) | set(training), key=list(table.columns).index)
+        else:
+            training, scored = list(columns), list(columns)
+        devices = nb201_devices(table, columns, flops, args.pool, args.query)
+        results = leave_one_device_out(
+            devices, shots, draws, args.seed, scored=scored, training=training,
+            select=args.select,
+        )  # fmt: skip
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    command = "python tools/bench_transfer.py " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
+    text = lodo_markdown(results, shots, command.strip())
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    if args.json:
+        args.json.write_text(json.dumps(lodo_json(results), indent=1), encoding="utf-8")
+    return 0
+
+
 def _rows(text: str) -> tuple[int, int]:
     lo, sep, hi = text.partition(":")
     try:
@@ -434,7 +593,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="reference",
         help="network semantics of the FLOPs/params baselines (default: reference)",
     )
+    ap.add_argument("--lodo", action="store_true", help="leave-one-device-out protocol")
+    ap.add_argument(
+        "--split", choices=("lodo", "help"), default="lodo",
+        help="with --lodo: score every column (lodo) or HELP's validation columns (help)",
+    )  # fmt: skip
+    ap.add_argument("--select", choices=("loo", "evidence"), default="loo")
+    ap.add_argument("--draws", type=int, default=DRAWS, help="draws per k (--lodo)")
     args = ap.parse_args(argv)
+    if args.lodo:
+        return run_lodo(args, argv)
     shots: tuple[int, ...] = (0, TARGET_K) if args.quick else SHOTS
     specs = tuple(
         p

@@ -98,7 +98,9 @@ class _Value:
             and self.proto is not None
             and self.numel <= _MAX_FOLD_ELEMENTS
             and self.proto.data_location != onnx.TensorProto.EXTERNAL
+            and _stored_size(self.proto, self.numel)[0] is not None
         ):
+            # a weight-stripped initializer (dims, no data) has no value to fold
             try:
                 self.value = np.asarray(numpy_helper.to_array(self.proto))
             except Exception as exc:  # onnx raises assorted errors on malformed payloads

@@ -26,6 +26,9 @@ from estimator.transfer.fewshot import (
     fit,
     prior_widths,
 )
+from estimator.transfer.levels import LEVELS, Level, Selection, fit_level, fit_selected, level
+from estimator.transfer.lodo import DeviceData, DeviceResult, leave_one_device_out
+from estimator.transfer.metaprior import MetaPrior, load_meta_prior, read_meta_prior
 from estimator.transfer.nb201_estimate import estimate_kernel_set, estimate_nb201
 from estimator.transfer.nb201_fast import nb201_kernel_set
 from estimator.transfer.references import resolve_plan, resolve_references
@@ -34,21 +37,32 @@ from estimator.zoo.nb201_reference import nb201_graph_for, nb201_reference_graph
 __all__ = [
     "DEFAULT_PARAMS",
     "DEFAULT_SIGMA",
+    "LEVELS",
     "ColumnSetup",
+    "DeviceData",
+    "DeviceResult",
     "FewShotFit",
     "KernelSet",
     "LatencyCalibration",
     "LatencyTable",
+    "Level",
     "Measurement",
+    "MetaPrior",
     "ParamSpec",
+    "Selection",
     "calibrate_from_latencies",
     "column_setup",
     "estimate_kernel_set",
     "estimate_nb201",
     "fit",
     "fit_from_latencies",
+    "fit_level",
+    "fit_selected",
     "kernel_set_from_arrays",
+    "leave_one_device_out",
+    "level",
     "load_latency_table",
+    "load_meta_prior",
     "merge",
     "nb201_graph_for",
     "nb201_kernel_set",
@@ -57,6 +71,7 @@ __all__ = [
     "prior_widths",
     "quantum_of",
     "read_measurements",
+    "read_meta_prior",
     "resolve_plan",
     "resolve_references",
     "write_from_latencies",

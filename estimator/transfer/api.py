@@ -16,7 +16,9 @@ from estimator.registry.loader import HARDWARE_FILE, save_profiles
 from estimator.registry.models import EfficiencyProfile, Hardware
 from estimator.transfer.columns import prior_for
 from estimator.transfer.csvio import quantum_of, read_measurements
-from estimator.transfer.fewshot import FewShotFit, fit
+from estimator.transfer.fewshot import FewShotFit
+from estimator.transfer.levels import LEVELS, Level, Select, fit_selected
+from estimator.transfer.metaprior import MetaPrior, load_meta_prior
 from estimator.transfer.references import is_nb201, resolve_references
 from estimator.zoo.nb201_reference import DEFAULT_SEMANTICS, check_semantics
 
@@ -43,9 +45,17 @@ def fit_from_latencies(
     seed: int = 0,
     quantum_ms: float | None = None,
     semantics: str = DEFAULT_SEMANTICS,
+    meta: MetaPrior | str | None = "shipped",
+    levels: Sequence[Level] = LEVELS,
+    select: Select = "loo",
 ) -> FewShotFit:
     """Fit ``hw`` to measured latencies of ``refs``; ``shots`` uses a seeded subset of size k.
 
+    The parameter set is chosen per fit among ``levels`` (:func:`fit_selected`), under the
+    meta-learned prior of the device's type and runtime: ``meta="shipped"`` reads
+    ``hardware_registry/meta_priors/`` (the datasheet prior when none was learned), None uses
+    the datasheet prior, a :class:`MetaPrior` is used as given. ``refs``: ONNX paths (weights
+    may be stripped), zoo names, NAS-Bench-201 arch strings.
     ``quantum_ms`` defaults to 1.0 when every latency is a whole number of ms, else None.
     """
     y = np.asarray(latencies_ms, dtype=np.float64).reshape(-1)
@@ -64,7 +74,23 @@ def fit_from_latencies(
     )
     q = quantum_ms if quantum_ms is not None else quantum_of(y)
     nb = check_semantics(semantics) if any(is_nb201(r) for r in chosen) else None
-    return fit(device, prior, models, y[pick], quantum_ms=q, nb201_semantics=nb)
+    if isinstance(meta, str):
+        if meta != "shipped":
+            raise InputError(f"meta must be 'shipped', None or a MetaPrior, got {meta!r}")
+        meta = load_meta_prior(device.type, prior.runtime)
+    sel_batch = int(np.median([batches[i] for i in pick])) if pick.size else 1
+    return fit_selected(
+        device,
+        prior,
+        models,
+        y[pick],
+        levels=levels,
+        meta=meta,
+        select=select,
+        batch=sel_batch,
+        quantum_ms=q,
+        nb201_semantics=nb,
+    ).chosen
 
 
 def calibrate_from_latencies(

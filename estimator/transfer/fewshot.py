@@ -53,6 +53,10 @@ from estimator.zoo.nb201_reference import Semantics
 
 Kind = Literal["compute", "memory", "overhead", "time"]
 KINDS: tuple[str, ...] = ("compute", "memory", "overhead", "time")
+#: What the fitted scales multiply: the prior's terms (efficiency curves and overheads), or the
+#: ideal roofline (FLOPs / peak, bytes / bandwidth at efficiency 1, no overhead).
+Base = Literal["prior", "roofline"]
+BASES: tuple[str, ...] = ("prior", "roofline")
 
 #: Relative per-model error assumed for the log-latency residuals (model misfit + run-to-run
 #: noise) when fitting. A fit hyper-parameter, not a device number; callers may override it.
@@ -137,10 +141,17 @@ class BaseTerms:
     tm_ideal: NDArray[np.float64]
 
 
-def base_terms(k: KernelArrays, dev: DeviceArrays) -> BaseTerms:
-    """The engine's own per-kernel terms (:func:`estimator.engine.kernel_terms`), split apart."""
-    tc, tm, o = kernel_terms(k, dev)
+def base_terms(k: KernelArrays, dev: DeviceArrays, base: Base = "prior") -> BaseTerms:
+    """The engine's own per-kernel terms (:func:`estimator.engine.kernel_terms`), split apart.
+
+    ``base="roofline"``: the ideal roofs themselves and no overhead, so one time scale is the
+    one-parameter FLOPs-and-bytes model (the smallest of :data:`estimator.transfer.LEVELS`)."""
     tc0, tm0 = ideal_terms(k, dev)
+    if base == "roofline":
+        return BaseTerms(tc0, tm0, np.zeros_like(tc0), k.category.copy(), tc0, tm0)
+    if base != "prior":
+        raise InputError(f"base {base!r} not in {BASES}")
+    tc, tm, o = kernel_terms(k, dev)
     return BaseTerms(tc, tm, o, k.category.copy(), tc0, tm0)
 
 
@@ -217,11 +228,29 @@ class FewShotFit:
     source: str = "few-shot transfer"
     #: What NAS-Bench-201 arch strings meant in the measurements (None: none were NB201).
     nb201_semantics: Semantics | None = None
+    #: What the scales multiply (:data:`BASES`).
+    base: Base = "prior"
+    #: Prior mean of theta (0: the datasheet prior; a meta-learned prior moves it).
+    prior_mu: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    #: Name of the parameter set (a :data:`estimator.transfer.LEVELS` name, or "custom").
+    level: str = "custom"
+    #: Leave-one-out log residuals on the k points (linearised at the MAP: r_i / (1 - h_ii)).
+    loo_residuals: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    #: Laplace log marginal likelihood of the k points (up to a data-only constant).
+    log_evidence: float = float("nan")
+    #: Multiplier of the predictive sd, learned out of sample (1: none).
+    interval_scale: float = 1.0
 
     @property
     def scales(self) -> dict[str, float]:
         """Parameter name -> fitted multiplicative scale exp(theta)."""
         return {p.name: float(np.exp(t)) for p, t in zip(self.params, self.theta, strict=True)}
+
+    @property
+    def loo_rms(self) -> float:
+        """RMS leave-one-out log error on the calibration points (NaN below k = 2)."""
+        r = self.loo_residuals
+        return float(np.sqrt(np.mean(r**2))) if r.size >= 2 else float("nan")
 
     def predict(self, models: KernelSet) -> tuple[NDArray[np.float64], ...]:
         """(mean, low, high) latency in ms of each model: what :func:`estimator.estimate`
@@ -242,12 +271,25 @@ class FewShotFit:
         """The fit as an efficiency profile (computed once)."""
         return self.to_profile()
 
+    @property
+    def is_prior(self) -> bool:
+        """True when nothing moved the datasheet prior (k = 0 and no meta-learned mean)."""
+        return self.k == 0 and self.base == "prior" and not np.any(self.theta)
+
+    def predictive_sigma(self) -> float:
+        """sd of log latency of a typical model: the out-of-sample residual scale plus the
+        parameter uncertainty, times the interval scale learned out of sample."""
+        g = self.mean_grad
+        par = float(g @ self.cov @ g) if g.size else 0.0
+        return float(self.interval_scale * np.sqrt(self.sigma**2 + par))
+
     def to_profile(self) -> EfficiencyProfile:
         """The fit as an efficiency profile the estimator loads like any other.
 
         Curves keep the prior's knots; means are scaled (clamped to 1, the physical maximum),
-        std is the posterior sd of the scale. device_sigma = residual sigma plus parameter
-        uncertainty of a typical calibration model; k = 0 returns the prior's numbers.
+        std is the posterior sd of the scale. device_sigma = :meth:`predictive_sigma`; an
+        unmoved prior returns the prior's numbers. The ``roofline`` base writes flat curves
+        at 1/scale and zero overhead (its source line says so).
         """
         cats: dict[KernelCategory, CategoryProfile] = {}
         mats = {kd: _apply_matrix(self.params, kd) for kd in KINDS}
@@ -255,28 +297,30 @@ class FewShotFit:
             cp = self.prior.categories.get(cat)
             if cp is None:
                 continue
-            if self.k == 0:
+            if self.is_prior:
                 cats[cat] = cp
                 continue
             vc = mats["compute"][ci] - mats["time"][ci]
             vm = mats["memory"][ci] - mats["time"][ci]
             vo = mats["overhead"][ci]
+            if self.base == "roofline":
+                compute, memory = _flat_curve(cp.compute), _flat_curve(cp.memory)
+                over = 0.0
+            else:
+                compute, memory, over = cp.compute, cp.memory, cp.overhead_us.mean
             cats[cat] = CategoryProfile(
-                compute=_scaled_curve(
-                    cp.compute, float(vc @ self.theta), _sd(vc, self.cov), self.k
-                ),
-                memory=_scaled_curve(cp.memory, float(vm @ self.theta), _sd(vm, self.cov), self.k),
+                compute=_scaled_curve(compute, float(vc @ self.theta), _sd(vc, self.cov), self.k),
+                memory=_scaled_curve(memory, float(vm @ self.theta), _sd(vm, self.cov), self.k),
                 overhead_us=MeanStd(
-                    mean=cp.overhead_us.mean * float(np.exp(vo @ self.theta)),
-                    std=cp.overhead_us.mean * float(np.exp(vo @ self.theta)) * _sd(vo, self.cov),
+                    mean=over * float(np.exp(vo @ self.theta)),
+                    std=over * float(np.exp(vo @ self.theta)) * _sd(vo, self.cov),
                     n=self.k,
                 ),
             )
-        if self.k == 0:
-            device_sigma = self.prior.device_sigma
-        else:
-            g = self.mean_grad
-            device_sigma = float(np.sqrt(self.sigma**2 + g @ self.cov @ g))
+        device_sigma = self.prior.device_sigma if self.is_prior else self.predictive_sigma()
+        level = "" if self.level == "custom" else f" level={self.level}"
+        if self.base == "roofline":
+            level += " (one scale on the ideal roofline; per-kernel overhead not modelled: 0)"
         return EfficiencyProfile(
             runtime=self.runtime,
             dtype=self.dtype,
@@ -290,7 +334,7 @@ class FewShotFit:
                 machine_fingerprint={"hardware": self.hardware},
                 n_measurements=self.k,
                 fit_r2={},
-                source=f"{self.source}: k={self.k}, "
+                source=f"{self.source}: k={self.k}{level}, "
                 + ", ".join(f"{n}={v:.3g}" for n, v in self.scales.items()),
                 nb201_semantics=self.nb201_semantics,
                 layout_reorders=self.ctx.nchwc_block is not None,
@@ -300,6 +344,16 @@ class FewShotFit:
 
 def _sd(v: NDArray[np.float64], cov: NDArray[np.float64]) -> float:
     return float(np.sqrt(max(float(v @ cov @ v), 0.0)))
+
+
+def _flat_curve(c: EfficiencyCurve) -> EfficiencyCurve:
+    """The prior's knots at efficiency 1 (the ideal roof), std 0."""
+    return EfficiencyCurve(
+        knots_log10=list(c.knots_log10),
+        mean=[1.0] * len(c.mean),
+        std=[0.0] * len(c.mean),
+        n=list(c.n),
+    )
 
 
 def _scaled_curve(c: EfficiencyCurve, log_scale: float, sd: float, k: int) -> EfficiencyCurve:
@@ -319,29 +373,32 @@ def _starts(
     params: Sequence[ParamSpec],
     mu: NDArray[np.float64],
 ) -> list[NDArray[np.float64]]:
-    """Starting points: the prior, and the prior with all time put on overheads or on the
-    roofline terms (scaled to the measured median).
+    """Starting points: the prior, and the prior with all time put on overheads, on the
+    roofline terms, or on one time scale (each scaled to the measured median).
 
     Kernels sitting on one side of the max give no gradient for the other side's scale, so a
-    device whose overhead is 5x the prior's is not reached from the prior alone.
+    device whose overhead is 5x the prior's is not reached from the prior alone; a time scale
+    at the efficiency-1 clamp has no gradient at all until moved off it.
     """
     out = [mu.copy()]
     b = model.base
+    t0, _ = model.kernel_times(mu)
+    at_mu = np.asarray(counts @ t0).reshape(-1)
     over_only = np.asarray(counts @ b.o).reshape(-1)
     roof_only = np.asarray(counts @ np.maximum(b.tc, b.tm)).reshape(-1)
-    for kind, total in (("overhead", over_only), ("compute", roof_only)):
+    for kind, total in (("overhead", over_only), ("compute", roof_only), ("time", at_mu)):
         idx = [j for j, p in enumerate(params) if p.kind == kind and p.categories is None]
         if not idx or not np.all(total > 0):
             continue
         shift = float(np.log(np.median(y_s / total)))
         x0 = mu.copy()
-        if kind == "overhead":
-            x0[idx[0]] += shift
-        else:
+        if kind == "compute":
             x0[idx[0]] -= shift
             mem = [j for j, p in enumerate(params) if p.kind == "memory" and p.categories is None]
             if mem:
                 x0[mem[0]] -= shift
+        else:
+            x0[idx[0]] += shift
         out.append(x0)
     return out
 
@@ -358,12 +415,22 @@ def fit(
     quantum_ms: float | None = None,
     source: str = "few-shot transfer",
     nb201_semantics: Semantics | None = None,
+    base: Base = "prior",
+    mu: Sequence[float] | NDArray[np.float64] | None = None,
+    tau: Sequence[float] | NDArray[np.float64] | None = None,
+    level: str = "custom",
+    residual_sigma: float | None = None,
+    interval_scale: float = 1.0,
 ) -> FewShotFit:
     """MAP fit of ``params`` to the measured ``latencies_ms`` of ``models`` (one per model).
 
     ``quantum_ms``: resolution of the measurements (1.0 for whole milliseconds): each point's
     sigma is at least half a quantum over its latency, so a 3 ms phone reading counts less than
-    a 30 ms one. With no models the prior comes back unchanged (theta = 0, cov = diag(tau^2)).
+    a 30 ms one. ``mu``/``tau``: prior mean and width of theta (default: 0 and the widths read
+    off the priors file; a meta-learned prior passes its own). ``residual_sigma``: the residual
+    scale the interval assumes before seeing data (default ``sigma``), updated by the
+    leave-one-out residuals of the k points; ``interval_scale`` multiplies the predictive sd.
+    With no models the prior comes back (theta = mu, cov = diag(tau^2)).
     """
     y = np.asarray(latencies_ms, dtype=np.float64).reshape(-1)
     if y.shape[0] != len(models):
@@ -375,27 +442,39 @@ def fit(
         hw, runtime=prior.runtime, dtype=prior.dtype, threads=n_threads, profile=prior
     )
     params = tuple(params)
-    tau = prior_widths(prior, params)
-    mu = np.zeros(len(params))
+    tau_v = prior_widths(prior, params) if tau is None else np.asarray(tau, dtype=np.float64)
+    mu_v = np.zeros(len(params)) if mu is None else np.asarray(mu, dtype=np.float64)
+    if tau_v.shape != (len(params),) or mu_v.shape != (len(params),) or np.any(tau_v <= 0):
+        raise InputError(f"prior mean/width: one per parameter ({len(params)}), widths > 0")
+    s0 = sigma if residual_sigma is None else float(residual_sigma)
     common = {
         "hardware": hw.id,
         "runtime": prior.runtime,
         "dtype": prior.dtype,
         "threads": n_threads,
         "params": params,
-        "prior_tau": tau,
-        "sigma": sigma,
+        "prior_tau": tau_v,
+        "prior_mu": mu_v,
+        "sigma": max(s0, sigma),
         "k": int(y.size),
         "prior": prior,
         "hw": hw,
         "ctx": ctx,
         "source": source,
         "nb201_semantics": nb201_semantics,
+        "base": base,
+        "level": level,
+        "interval_scale": float(interval_scale),
     }
-    if y.size == 0:
-        return FewShotFit(theta=mu, cov=np.diag(tau**2), **common)  # type: ignore[arg-type]
-    model = _Model.build(base_terms(device_columns(models.kernels, ctx), ctx.arrays), params)
+    model = _Model.build(base_terms(device_columns(models.kernels, ctx), ctx.arrays, base), params)
     counts: sp.csr_matrix = models.counts
+    if y.size == 0:
+        return FewShotFit(
+            theta=mu_v.copy(),
+            cov=np.diag(tau_v**2),
+            mean_grad=np.zeros(len(params)),
+            **common,  # type: ignore[arg-type]
+        )
     s_i = np.full(y.shape, sigma)
     if quantum_ms:
         s_i = np.maximum(s_i, 0.5 * quantum_ms / y)
@@ -404,36 +483,50 @@ def fit(
     def residuals(theta: NDArray[np.float64]) -> NDArray[np.float64]:
         t, _ = model.kernel_times(theta)
         total = np.asarray(counts @ t).reshape(-1)
-        return np.concatenate([(np.log(total) - log_y) / s_i, (theta - mu) / tau])
+        return np.concatenate([(np.log(total) - log_y) / s_i, (theta - mu_v) / tau_v])
 
     def jacobian(theta: NDArray[np.float64]) -> NDArray[np.float64]:
         t, d = model.kernel_times(theta, jac=True)
         assert d is not None
         total = np.asarray(counts @ t).reshape(-1)
         jd = np.asarray(counts @ d) / (total * s_i)[:, None]
-        return np.vstack([jd, np.diag(1.0 / tau)])
+        return np.vstack([jd, np.diag(1.0 / tau_v)])
 
     best: tuple[float, NDArray[np.float64]] | None = None
-    for x0 in _starts(model, counts, y * 1e-3, params, mu):
+    for x0 in _starts(model, counts, y * 1e-3, params, mu_v):
         res = least_squares(residuals, x0, jac=jacobian, method="trf", x_scale="jac")
         if best is None or float(res.cost) < best[0]:
             best = (float(res.cost), res.x)
     assert best is not None
-    theta = best[1]
+    cost, theta = best
     t, d = model.kernel_times(theta, jac=True)
     assert d is not None
     total = np.asarray(counts @ t).reshape(-1)
     resid = np.log(total) - log_y
     rms = float(np.sqrt(np.mean(resid**2)))
+    grad = np.asarray(counts @ d) / total[:, None]
+    # Leave-one-out residuals, linearised at the MAP: r_i / (1 - h_ii) with h the hat matrix
+    # of the whitened data rows (prior rows included in the normal matrix).
+    jw = np.vstack([grad / s_i[:, None], np.diag(1.0 / tau_v)])
+    info = jw.T @ jw
+    inv = np.asarray(np.linalg.pinv(info), dtype=np.float64)
+    jd_w = grad / s_i[:, None]
+    h = np.einsum("ij,jk,ik->i", jd_w, inv, jd_w)
+    loo = resid / np.clip(1.0 - h, 1e-3, None)
+    # Laplace log evidence (constants of the data alone dropped): -cost - 1/2 log det(info)
+    # - sum log tau; comparable across parameter sets fitted to the same points.
+    sign, logdet = np.linalg.slogdet(info)
+    log_ev = -cost - 0.5 * logdet - float(np.sum(np.log(tau_v))) if sign > 0 else -np.inf
     # Residual scale for the intervals: posterior mean of sigma^2 under a scaled-inv-chi^2
-    # prior worth SIGMA_PSEUDO_COUNT observations at ``sigma``; never below ``sigma``.
+    # prior worth SIGMA_PSEUDO_COUNT observations at s0, updated by the out-of-sample (LOO)
+    # residuals, which do not shrink with the parameters the way in-sample ones do.
+    r_oos = loo if y.size >= 2 else resid
     s_hat = float(
-        np.sqrt((np.sum(resid**2) + SIGMA_PSEUDO_COUNT * sigma**2) / (y.size + SIGMA_PSEUDO_COUNT))
+        np.sqrt((np.sum(r_oos**2) + SIGMA_PSEUDO_COUNT * s0**2) / (y.size + SIGMA_PSEUDO_COUNT))
     )
     s_hat = max(s_hat, sigma)
-    grad = np.asarray(counts @ d) / total[:, None]
     jd = grad / (s_i * (s_hat / sigma))[:, None]
-    j = np.vstack([jd, np.diag(1.0 / tau)])
+    j = np.vstack([jd, np.diag(1.0 / tau_v)])
     cov = np.asarray(np.linalg.pinv(j.T @ j), dtype=np.float64)
     common["sigma"] = s_hat
     return FewShotFit(
@@ -441,5 +534,7 @@ def fit(
         cov=cov,
         rms_log_residual=rms,
         mean_grad=grad.mean(axis=0),
+        loo_residuals=loo,
+        log_evidence=float(log_ev),
         **common,  # type: ignore[arg-type]
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from estimator.errors import InputError
+from estimator.errors import EstimatorError, InputError
 from estimator.registry import load_hardware, load_profile
 from estimator.transfer import (
     calibrate_from_latencies,
@@ -160,3 +160,28 @@ def test_calibrate_hardware_script_takes_from_latencies(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_fit_from_onnx_files_chooses_a_level_and_names_bad_files(tmp_path: Path) -> None:
+    # weight-stripped ONNX networks of the MobileNet-style space as references
+    from estimator.transfer import fit_from_latencies
+    from estimator.zoo.mbspace import write_space
+
+    nets = write_space(tmp_path, 8, seed=2, weights=False)
+    refs = [str(p) for _, p in nets]
+    truth = estimate_many_ms(refs)
+    f = fit_from_latencies("xeon-6-vm-2vcpu", refs, 3.0 * truth, runtime="onnxruntime-cpu")
+    assert f.k == 8 and f.level in ("roofline", "scale", "cmo", "full")
+    mean, _, _ = f.predict(resolve_references(refs, runtime="onnxruntime-cpu"))
+    assert float(np.mean(np.abs(mean / (3.0 * truth) - 1))) < 0.15
+    missing = str(tmp_path / "nope.onnx")
+    with pytest.raises(EstimatorError, match="nope.onnx"):
+        fit_from_latencies("xeon-6-vm-2vcpu", [*refs[:2], missing], [1.0, 1.0, 1.0],
+                           runtime="onnxruntime-cpu")  # fmt: skip
+
+
+def estimate_many_ms(refs: list[str]) -> np.ndarray:
+    from estimator import estimate_many
+
+    est = estimate_many(refs, "xeon-6-vm-2vcpu", runtime="onnxruntime-cpu")
+    return np.asarray(est.latency_ms, dtype=np.float64)
