@@ -175,7 +175,7 @@ def test_fit_from_onnx_files_chooses_a_level_and_names_bad_files(tmp_path: Path)
     mean, _, _ = f.predict(resolve_references(refs, runtime="onnxruntime-cpu"))
     assert float(np.mean(np.abs(mean / (3.0 * truth) - 1))) < 0.15
     missing = str(tmp_path / "nope.onnx")
-    with pytest.raises(EstimatorError, match="nope.onnx"):
+    with pytest.raises(EstimatorError, match=r"nope\.onnx"):
         fit_from_latencies("xeon-6-vm-2vcpu", [*refs[:2], missing], [1.0, 1.0, 1.0],
                            runtime="onnxruntime-cpu")  # fmt: skip
 

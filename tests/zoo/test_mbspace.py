@@ -40,7 +40,7 @@ def test_written_networks_run_and_stripped_files_estimate_the_same(tmp_path: Pat
     bare = write_space(tmp_path / "s", 3, seed=1, weights=False)
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
     assert manifest["nets"] == {a.name: a.code for a, _ in full}
-    for (arch, wpath), (_, spath) in zip(full, bare, strict=True):
+    for (_, wpath), (_, spath) in zip(full, bare, strict=True):
         onnx.checker.check_model(onnx.load(str(wpath)))
         sess = ort.InferenceSession(str(wpath), providers=["CPUExecutionProvider"])
         (out,) = sess.run(None, {"input": np.zeros((1, 3, 32, 32), np.float32)})
