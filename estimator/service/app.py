@@ -146,13 +146,11 @@ class Service:
         assert ref.model is not None
         return self.models.named(ref.model, binding, s.semantics), None
 
-    async def resolve(
-        self, ref: ModelRef, s: Settings, upload: Upload | None
-    ) -> tuple[Graph, dict[str, str]]:
-        graph, mid = await self.runner.run(self.graph, ref, s, upload, what="parsing the model")
+    def answer(self, text: str, mid: str | None) -> Response:
+        """The rendered document, with the uploaded model's id; the cache gauges updated."""
         self.metrics.cache_bytes.set(self.models.bytes_held)
         self.metrics.cache_entries.set(self.models.entries)
-        return graph, ({"X-Model-Id": mid} if mid else {})
+        return _json(text, {"X-Model-Id": mid} if mid else None)
 
 
 def create_app(config: ServiceConfig | None = None) -> FastAPI:
@@ -241,12 +239,13 @@ def _routes(app: FastAPI, svc: Service) -> None:
             if upload is not None or req.model_id or (req.config and req.model):
                 raise InputError("name exactly one model: 'config' or 'model' or an upload")
             return _json(await run(_decoder, req, devices, what="estimating the decoder"))
-        await run(_known_devices, devices, what="reading the devices")  # before any parse
-        graph, headers = await svc.resolve(req, req, upload)
 
-        def work() -> str:
+        def work() -> tuple[str, str | None]:
+            """One trip to a worker thread: devices (before any parse), model, estimates."""
             from estimator.report.estimate_report import estimates_json
 
+            _known_devices(devices)
+            graph, mid = svc.graph(req, req, upload)
             results = [
                 estimate(
                     graph,
@@ -259,9 +258,9 @@ def _routes(app: FastAPI, svc: Service) -> None:
                 for d in devices
             ]
             _finite(results)
-            return estimates_json(results)
+            return estimates_json(results), mid
 
-        return _json(await run(work, what="estimating"), headers)
+        return svc.answer(*await run(work, what="parsing and estimating"))
 
     @app.post(
         "/v1/cost",
@@ -273,14 +272,14 @@ def _routes(app: FastAPI, svc: Service) -> None:
         req, upload = await model_body(request, CostRequest)
         if req.config is not None:
             raise _no_decoders()
-        graph, headers = await svc.resolve(req, req, upload)
 
-        def work() -> str:
+        def work() -> tuple[str, str | None]:
             from estimator.report.cost_report import cost_json
 
-            return cost_json(analyze_graph(graph, strict=req.strict))
+            graph, mid = svc.graph(req, req, upload)
+            return cost_json(analyze_graph(graph, strict=req.strict)), mid
 
-        return _json(await run(work, what="costing"), headers)
+        return svc.answer(*await run(work, what="parsing and costing"))
 
     @app.post(
         "/v1/estimate/batch",

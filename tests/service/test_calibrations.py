@@ -9,7 +9,7 @@ from estimator.registry import read_efficiency_file
 from estimator.transfer import estimate_nb201
 from estimator.zoo.nb201 import random_archs
 
-from .conftest import Server
+from ._server import Server
 
 HW = "gtx-1080-ti"
 RUNTIME = "pytorch-eager"

@@ -13,7 +13,7 @@ import pytest
 from estimator.service.errors import ServiceError
 from estimator.service.limits import Runner
 
-from .conftest import MAX_UPLOAD_MB, Server
+from ._server import MAX_UPLOAD_MB, Server
 
 
 def test_declared_oversize_body_is_413_unread(server: Server) -> None:

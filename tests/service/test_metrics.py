@@ -19,3 +19,9 @@ def test_metrics_count_requests_by_route(client: httpx.Client) -> None:
     assert any(s.name.endswith("_bucket") and s.labels["le"] == "+Inf" for s in hist)
     assert "estimator_model_cache_lookups" in families
     assert "estimator_model_cache_bytes" in families
+
+
+def test_server_timing_header(client: httpx.Client) -> None:
+    value = client.get("/healthz").headers["server-timing"]
+    name, _, dur = value.partition(";dur=")
+    assert name == "app" and 0 <= float(dur) < 10_000

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from ._onnx import external_weight_model, matmul_model, relu_chain
-from .conftest import MAX_NODES, Server
+from ._server import MAX_NODES, Server
 
 
 def _hits(client: httpx.Client) -> float:

@@ -11,7 +11,7 @@ import httpx
 
 from estimator.registry import read_efficiency_file
 
-from .conftest import start_server, stop_server
+from ._server import start_server, stop_server
 from .test_calibrations import HW, _body
 
 
