@@ -222,7 +222,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from estimator.analysis.efficiency.report import ANALYSES
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    unknown = [a for a in args.analyses if a not in ANALYSES]
+    if unknown:
+        parser.error(
+            f"--analyses: unknown analysis {unknown[0]!r}; choose from {', '.join(ANALYSES)}"
+        )
     return run_guarded(lambda: _run(args), debug=wants_debug(argv) or args.debug, prog=PROG)
 
 
