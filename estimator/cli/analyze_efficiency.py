@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--baseline", help="FRM baseline model (default: the first model)")
     p.add_argument("--rows", type=_span, help="keep table rows A:B (positions, before --sample)")
+    p.add_argument(
+        "--trim",
+        type=_span,
+        metavar="LO:HI",
+        help="keep models within the LO-HI latency percentiles on every device",
+    )
     p.add_argument("--sample", type=positive_int, help="keep N models drawn with --seed")
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument(
@@ -187,6 +193,10 @@ def _run(args: argparse.Namespace) -> int:
     rows = _positions(args.rows, len(table.models), "rows")
     if rows is not None:
         table = table.select(models=list(rows))
+    if args.trim is not None:
+        if args.trim[1] > 100:
+            raise InputError(f"--trim {args.trim[0]}:{args.trim[1]}: percentiles are 0-100")
+        table = table.trim(*args.trim)
     if args.sample is not None and args.sample < len(table.models):
         rng = np.random.default_rng(args.seed)
         table = table.select(models=sorted(rng.choice(len(table.models), args.sample, False)))

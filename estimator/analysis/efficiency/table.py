@@ -110,6 +110,15 @@ class EfficiencyTable:
         dropped = tuple(m for m, keep in zip(self.models, ok, strict=True) if not keep)
         return self.select(models=np.flatnonzero(ok).tolist()), dropped
 
+    def trim(self, low: float, high: float) -> EfficiencyTable:
+        """The models whose latency lies within the [low, high] percentiles on every device
+        (the NAS-Bench-201 benchmark protocol keeps 10-90, which drops the networks without a
+        path from input to output)."""
+        lat = self.latency_ms
+        lo, hi = np.nanpercentile(lat, [low, high], axis=0)
+        keep = np.all((lat >= lo[None, :]) & (lat <= hi[None, :]), axis=1)
+        return self.select(models=np.flatnonzero(keep).tolist())
+
     def with_model_columns(self, **cols: Sequence[float] | NDArray[np.float64]) -> EfficiencyTable:
         """This table with per-model columns added or replaced (e.g. FLOPs from the cost model)."""
         extra = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
@@ -291,24 +300,32 @@ def _wide(
     if not dcols:
         raise InputError(f"{name}: line 1: no device columns besides '{header[mcol]}'")
     mcols = {c: header.index(c) for c in MODEL_COLUMNS if c in header}
-
-    def rows() -> Iterator[Row]:
-        for line, row in data:
-            model = _cell(name, line, header, row, mcol)
-            extra = {
-                c: _optional(name, line, header, row, i, positive=False) for c, i in mcols.items()
-            }
-            for j in dcols:
-                lat = _cell(name, line, header, row, j)
-                yield Row(
-                    model,
-                    header[j],
-                    _number(name, line, header[j], lat, positive=True),
-                    line=line,
-                    **extra,
-                )
-
-    return from_rows(rows(), source=name)
+    # One row per model: the matrix is filled directly (the 15,625 x 13 NAS-Bench-201 table
+    # would be 200k tidy rows), with the same checks as the long layout.
+    first: dict[str, int] = {}
+    lat = np.empty((len(data), len(dcols)))
+    per_model = {c: np.full(len(data), np.nan) for c in mcols}
+    for r, (line, row) in enumerate(data):
+        model = _cell(name, line, header, row, mcol)
+        if model in first:
+            raise InputError(
+                f"{name}: line {line}: duplicate row for model {model!r} on device "
+                f"{header[dcols[0]]!r} (first at line {first[model]})"
+            )
+        first[model] = line
+        for k, j in enumerate(dcols):
+            lat[r, k] = _number(
+                name, line, header[j], _cell(name, line, header, row, j), positive=True
+            )
+        for c, i in mcols.items():
+            v = _optional(name, line, header, row, i, positive=False)
+            if v is not None:
+                per_model[c][r] = v
+    if not first:
+        raise InputError(f"{name}: no rows")
+    return EfficiencyTable(
+        tuple(first), tuple(header[j] for j in dcols), {"latency_ms": lat}, per_model, name
+    )
 
 
 def to_csv_text(table: EfficiencyTable) -> str:

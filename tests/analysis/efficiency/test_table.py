@@ -64,6 +64,10 @@ def test_missing_pair_is_nan_and_complete_drops_the_model(tmp_path: Path) -> Non
         ),
         ("model,gpu,gpu\na,1,2\n", "line 1: column 'gpu' appears twice"),
         ("", "empty file"),
+        (
+            "model,gpu\na,1\na,2\n",
+            "line 3: duplicate row for model 'a' on device 'gpu' (first at line 2)",
+        ),
     ],
 )
 def test_bad_tables_are_one_line_naming_the_row(tmp_path: Path, text: str, message: str) -> None:
