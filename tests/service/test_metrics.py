@@ -22,6 +22,9 @@ def test_metrics_count_requests_by_route(client: httpx.Client) -> None:
 
 
 def test_server_timing_header(client: httpx.Client) -> None:
-    value = client.get("/healthz").headers["server-timing"]
-    name, _, dur = value.partition(";dur=")
-    assert name == "app" and 0 <= float(dur) < 10_000
+    timing = dict(
+        part.strip().split(";dur=")
+        for part in client.get("/healthz").headers["server-timing"].split(",")
+    )
+    assert set(timing) == {"app", "recv"}
+    assert 0 <= float(timing["recv"]) <= float(timing["app"]) < 10_000
