@@ -84,9 +84,14 @@ class Sub:
 _QUICK = f"--quick --zoo {ZOO}"
 _CAL_DB = "--db ~/.cache/roofline-estimator/calibration-v2.sqlite"
 _XEON_DB = "--db ~/.cache/roofline-estimator/calib-xeon2.sqlite"
+_ICX_DB = "--db ~/.cache/roofline-estimator/calib-icelake.sqlite"
 _THRESH = "--max-median-error 0.10 --min-within15 0.80 --min-coverage 0.85"
 _PRE = "store pre-measured by the session fixture, so the command resumes it (nothing to measure) "
 _NB = "--quick --pool 0:50 --query 50:150"
+_AE = ".venv/bin/analyze-efficiency"
+_NB_DOC = "../shared/data/nasbench201/latency_ms.csv"  # the page's path, from the repository root
+_NB_CSV = f"{REPO.parent}/shared/data/nasbench201/latency_ms.csv"
+_AE_WHY = "the shared NB201 table by its real path (the scratch root has no ../shared); "
 
 SUBSTITUTIONS = [
     Sub("README.md", "make test", "make -n test",
@@ -207,6 +212,55 @@ SUBSTITUTIONS = [
         "--json {tmp}/accuracy_cpu_xeon.json",
         "leave one family out over the quick store and the tiny corpus; never overwrites the "
         "committed results"),
+    Sub("docs/efficiency_analyses.md",
+        f"{_AE} {_NB_DOC} --rows 0:1900 --out docs/efficiency/nb201",
+        f"{_AE} {_NB_CSV} --rows 0:300 --out {{tmp}}/nb201",
+        _AE_WHY + "300 networks, not 1,900; writes the scratch folder, not the committed report"),
+    Sub("docs/efficiency_analyses.md",
+        f"{_AE} {_NB_DOC} --rows 0:1900 --trim 10:90 --analyses rank-transfer,stability,snr,"
+        "disagreements",
+        f"{_AE} {_NB_CSV} --rows 0:300 --trim 10:90 --analyses rank-transfer,stability,snr,"
+        "disagreements", _AE_WHY + "300 networks, not 1,900"),
+    Sub("docs/efficiency_analyses.md",
+        f"{_AE} {_NB_DOC} --sample 13 --seed 0 --analyses frm,stability,rank-transfer,"
+        "disagreements,snr",
+        f"{_AE} {_NB_CSV} --sample 13 --seed 0 --analyses frm,stability,rank-transfer,"
+        "disagreements,snr", _AE_WHY + "otherwise verbatim"),
+    Sub("docs/efficiency_analyses.md",
+        f"{_AE} {_NB_DOC} --rows 0:1900 --analyses estimate-transfer --pool 0:900 --query 900:1900",
+        f"{_AE} {_NB_CSV} --rows 0:300 --analyses estimate-transfer --pool 0:150 --query 150:300 "
+        "--draws 1", _AE_WHY + "300 networks and 1 draw per k: 18 s -> 6 s"),
+    Sub("docs/efficiency_analyses.md",
+        f"{_AE} --estimate zoo --out docs/efficiency/zoo",
+        f"{_AE} --estimate squeezenet1_1,mobilenet_v3_small --hw i7-12700K,rtx-4090,pixel-3 "
+        "--out {tmp}/zoo",
+        "2 networks on 3 devices (one per type), not 14 x 19: tracing 28 networks takes 30 s; "
+        "writes the scratch folder"),
+    Sub("docs/accuracy_cpu_icelake.md",
+        f".venv/bin/calibrate-hardware --hw host --runtime onnxruntime --threads 1,2 {_ICX_DB}",
+        f".venv/bin/calibrate-hardware --hw host --runtime onnxruntime --threads 1,2 {_ICX_DB} "
+        f"{_QUICK}", _PRE + "and fits; from nothing it takes 21 min"),
+    Sub("docs/accuracy_cpu_icelake.md",
+        "python tools/corpus.py export --out ~/.cache/roofline-estimator/corpus",
+        "python tools/corpus.py export --out {tmp}/corpus --per-family 1 --tiny --quiet",
+        "one tiny member per family (12 files, seconds) instead of 240 networks in 2 min"),
+    Sub("docs/accuracy_cpu_icelake.md",
+        f"python tools/corpus.py profile --threads 1,2 {_ICX_DB}",
+        f"python tools/corpus.py profile --threads 1 --out {{tmp}}/corpus {_ICX_DB}",
+        "the 12 tiny networks at one thread into the quick store (10 min for the real corpus)"),
+    Sub("docs/accuracy_cpu_icelake.md",
+        f"python tools/corpus.py validate --hw host --threads 1,2 {_ICX_DB} "
+        "--json docs/accuracy_cpu_icelake.json",
+        f"python tools/corpus.py validate --hw host --threads 1 {_ICX_DB} "
+        "--json {tmp}/accuracy_cpu_icelake.json",
+        "leave one family out over the quick store and the tiny corpus; never overwrites the "
+        "committed results"),
+    Sub("docs/accuracy_cpu_icelake.md",
+        f"python tools/corpus.py repeat --threads 1,2 {_ICX_DB} -n 30 --sessions 3 "
+        "--json docs/accuracy_cpu_icelake_repeat.json",
+        f"python tools/corpus.py repeat --threads 1 {_ICX_DB} -n 2 --sessions 2 --repeats 15 "
+        "--json {tmp}/repeat.json",
+        "2 networks of the quick store in 2 sessions instead of 30 in 3"),
 ]  # fmt: skip
 
 
@@ -502,7 +556,8 @@ def _needs_store(block: Block) -> bool:
     if block.info == "python":
         return "estimator.calibration" in block.body
     return block.info in SHELL | {"console"} and any(
-        re.search(r"calibrat|efficiency", c) for c in commands(block)
+        re.search(r"calibrat|efficiency", c) and "analyze-efficiency " not in c
+        for c in commands(block)
     )
 
 
