@@ -103,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=list(DEFAULT_ANALYSES),
         help=f"comma-separated, of {', '.join(ANALYSES)} (default: all but estimate-transfer)",
     )
+    p.add_argument(
+        "--accuracy",
+        metavar="CSV",
+        help="per-model accuracy (columns model,accuracy) for Pareto transfer",
+    )
     p.add_argument("--baseline", help="FRM baseline model (default: the first model)")
     p.add_argument("--rows", type=_span, help="keep table rows A:B (positions, before --sample)")
     p.add_argument(
@@ -157,6 +162,7 @@ def _table(args: argparse.Namespace) -> EfficiencyTable:
         read_csv,
         with_nb201_costs,
     )
+    from estimator.analysis.efficiency.table import with_model_csv
 
     if args.estimate is not None:
         if args.estimate == ["zoo"]:
@@ -165,13 +171,14 @@ def _table(args: argparse.Namespace) -> EfficiencyTable:
             models = names()
         else:
             models = args.estimate
-        return estimated_table(models, args.hw, runtime=args.runtime)
+        table = estimated_table(models, args.hw, runtime=args.runtime)
+        return with_model_csv(table, args.accuracy, "accuracy") if args.accuracy else table
     table = from_store(args.store or None) if args.store is not None else read_csv(args.table)
     if args.hw:
         table = table.select_devices(args.hw)
     if any(m.startswith("|") for m in table.models) and not table.has("flops"):
         table = with_nb201_costs(table, semantics=args.flops_semantics)
-    return table
+    return with_model_csv(table, args.accuracy, "accuracy") if args.accuracy else table
 
 
 def _positions(span: tuple[int, int] | None, n: int, what: str) -> range | None:

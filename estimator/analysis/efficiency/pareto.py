@@ -34,6 +34,25 @@ class ParetoTransferResult:
     precision: NDArray[np.float64]
     recall: NDArray[np.float64]
     f1: NDArray[np.float64]
+    #: Registry type of each device.
+    types: tuple[str, ...] = ()
+
+    def tiers(self) -> dict[str, tuple[int, float, float, float]]:
+        """ "source->target" type -> (pairs, mean precision, mean recall, mean F1)."""
+        groups: dict[str, list[tuple[int, int]]] = {}
+        for i, a in enumerate(self.types):
+            for j, b in enumerate(self.types):
+                if i != j:
+                    groups.setdefault(f"{a}->{b}", []).append((i, j))
+        return {
+            name: (
+                len(ij),
+                float(np.mean([self.precision[i, j] for i, j in ij])),
+                float(np.mean([self.recall[i, j] for i, j in ij])),
+                float(np.mean([self.f1[i, j] for i, j in ij])),
+            )
+            for name, ij in sorted(groups.items())
+        }
 
     def off_diagonal(self, m: NDArray[np.float64]) -> NDArray[np.float64]:
         return m[~np.eye(len(self.devices), dtype=bool)]
@@ -48,6 +67,10 @@ class ParetoTransferResult:
             "mean_precision": float(np.mean(self.off_diagonal(self.precision))),
             "mean_recall": float(np.mean(self.off_diagonal(self.recall))),
             "mean_f1": float(np.mean(self.off_diagonal(self.f1))),
+            "tiers": {
+                k: {"pairs": n, "precision": pr, "recall": rc, "f1": f}
+                for k, (n, pr, rc, f) in self.tiers().items()
+            },
             "pairs": [
                 {
                     "source": self.devices[i],
@@ -63,7 +86,12 @@ class ParetoTransferResult:
         }
 
 
-def pareto_transfer(table: EfficiencyTable) -> ParetoTransferResult:
+def pareto_transfer(
+    table: EfficiencyTable, types: tuple[str, ...] | None = None
+) -> ParetoTransferResult:
+    """``types``: the tier of each device (default: looked up in the registry)."""
+    from estimator.analysis.efficiency.sources import device_type
+
     if not table.has("accuracy"):
         raise InputError("Pareto transfer needs an accuracy column")
     acc = table.column("accuracy")
@@ -79,4 +107,5 @@ def pareto_transfer(table: EfficiencyTable) -> ParetoTransferResult:
             p[i, j] = both / len(sets[i])
             r[i, j] = both / len(sets[j])
             f[i, j] = 2 * p[i, j] * r[i, j] / (p[i, j] + r[i, j]) if both else 0.0
-    return ParetoTransferResult(table.models, table.devices, sets, p, r, f)
+    kinds = types if types is not None else tuple(device_type(n) for n in table.devices)
+    return ParetoTransferResult(table.models, table.devices, sets, p, r, f, kinds)

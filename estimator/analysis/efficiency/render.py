@@ -177,11 +177,15 @@ def text_pareto(rep: Report) -> list[str]:
     if p is None:
         return []
     d = p.to_dict()
-    return [
+    out = [
         f"Pareto transfer (latency vs accuracy): mean precision {d['mean_precision']:.2f}, "
         f"recall {d['mean_recall']:.2f}, F1 {d['mean_f1']:.2f} over "
-        f"{len(p.devices) * (len(p.devices) - 1)} device pairs"
+        f"{len(p.devices) * (len(p.devices) - 1)} device pairs",
+        f"  {'tiers':<16} pairs  precision  recall    F1",
     ]
+    for name, (n, pr, rc, f) in p.tiers().items():
+        out.append(f"  {name:<16} {n:>5}  {pr:>9.2f}  {rc:>6.2f}  {f:>4.2f}")
+    return out
 
 
 SECTIONS: tuple[Callable[[Report], list[str]], ...] = (

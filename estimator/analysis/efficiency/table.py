@@ -328,6 +328,35 @@ def _wide(
     )
 
 
+def with_model_csv(table: EfficiencyTable, path: str | Path, column: str) -> EfficiencyTable:
+    """``table`` with the per-model ``column`` (flops, params or accuracy) read from a CSV of
+    ``model,<column>`` (other columns ignored); models the file does not name get NaN, which the
+    analyses name as missing. A model named twice or a bad value is an error naming the line."""
+    if column not in MODEL_COLUMNS:
+        raise InputError(f"{column!r} is not a per-model column ({', '.join(MODEL_COLUMNS)})")
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such file")
+    header, data = _read(p)
+    mcol = next((header.index(c) for c in MODEL_NAMES if c in header), None)
+    if mcol is None or column not in header:
+        raise InputError(
+            f"{p}: line 1: need columns 'model' and '{column}'; found: {', '.join(header)}"
+        )
+    vcol = header.index(column)
+    found: dict[str, tuple[float, int]] = {}
+    for line, row in data:
+        model = _cell(str(p), line, header, row, mcol)
+        if model in found:
+            raise InputError(
+                f"{p}: line {line}: model {model!r} again (first at line {found[model][1]})"
+            )
+        v = _number(str(p), line, column, _cell(str(p), line, header, row, vcol), positive=False)
+        found[model] = (v, line)
+    vec = np.array([found[m][0] if m in found else np.nan for m in table.models])
+    return table.with_model_columns(**{column: vec})
+
+
 def to_csv_text(table: EfficiencyTable) -> str:
     """The long (tidy) layout, which :func:`read_csv` reads back."""
     cols = [c for c in (*PAIR_COLUMNS, *MODEL_COLUMNS) if table.has(c)]

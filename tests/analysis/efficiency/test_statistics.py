@@ -152,7 +152,7 @@ def test_pareto_sets_and_transfer_by_hand() -> None:
     acc = np.array([60.0, 70.0, 65.0, 80.0])
     assert pareto_set(lat, acc) == {0, 1, 3}  # m3 is beaten by m2 (faster and more accurate)
     t = table(accuracy=[60.0, 70.0, 65.0, 80.0])
-    p = pareto_transfer(t)
+    p = pareto_transfer(t, types=("gpu", "gpu", "mobile"))
     # device b: lat [1,3,2,4] -> m1, m3 (2 ms, 65), m2 is slower than m3 but more accurate, m4
     assert p.sets[1] == {0, 1, 2, 3}
     # device c: lat [4,3,2,1] -> m4 alone (fastest and most accurate)
@@ -160,3 +160,6 @@ def test_pareto_sets_and_transfer_by_hand() -> None:
     assert p.precision[0, 1] == 1.0 and p.recall[0, 1] == pytest.approx(3 / 4)
     assert p.precision[0, 2] == pytest.approx(1 / 3) and p.recall[0, 2] == 1.0
     assert p.f1[0, 2] == pytest.approx(2 * (1 / 3) / (1 / 3 + 1))
+    tiers = p.tiers()
+    assert tiers["gpu->mobile"][0] == 2
+    assert tiers["gpu->mobile"][1] == pytest.approx((1 / 3 + 1 / 4) / 2)  # a->c, b->c precision

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from estimator.analysis.efficiency import Row, from_rows, read_csv
-from estimator.analysis.efficiency.table import to_csv_text
+from estimator.analysis.efficiency.table import to_csv_text, with_model_csv
 from estimator.errors import InputError
 
 
@@ -85,3 +85,14 @@ def test_rows_round_trip_and_select() -> None:
     assert s.models == ("b",) and s.column("flops").tolist() == [4.0]
     with pytest.raises(InputError, match="no device 'y'"):
         t.select_devices(["y"])
+
+
+def test_per_model_column_from_its_own_csv(tmp_path: Path) -> None:
+    t = from_rows([Row("a", "x", 1.0), Row("b", "x", 2.0)])
+    acc = tmp_path / "acc.csv"
+    acc.write_text("model,accuracy,source\na,71.5,paper\n")
+    out = with_model_csv(t, acc, "accuracy")
+    assert out.column("accuracy")[0] == 71.5 and np.isnan(out.column("accuracy")[1])
+    acc.write_text("model,accuracy\na,1\na,2\n")
+    with pytest.raises(InputError, match="line 3: model 'a' again"):
+        with_model_csv(t, acc, "accuracy")
