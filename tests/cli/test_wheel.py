@@ -31,6 +31,7 @@ SCRIPTS = [
     "validate-calibration",
     "visualize-efficiency",
     "audit-calibration",
+    "estimate-server",
 ]
 
 
@@ -125,7 +126,14 @@ def test_estimate_latency_from_the_wheel(
 
 
 @pytest.mark.parametrize(
-    "script", ["calibrate-hardware", "validate-calibration", "measure-latency", "audit-calibration"]
+    "script",
+    [
+        "calibrate-hardware",
+        "validate-calibration",
+        "measure-latency",
+        "audit-calibration",
+        "estimate-server",
+    ],
 )
 def test_console_script_help(
     installed: tuple[Path, dict[str, str]], user_dir: Path, script: str
