@@ -230,9 +230,9 @@ SUBSTITUTIONS = [
         f"{_AE} {_NB_CSV} --rows 0:300 --analyses estimate-transfer --pool 0:150 --query 150:300 "
         "--draws 1", _AE_WHY + "300 networks and 1 draw per k: 18 s -> 6 s"),
     Sub("docs/efficiency_analyses.md",
-        f"{_AE} --estimate zoo --out docs/efficiency/zoo",
+        f"{_AE} --estimate zoo --accuracy examples/zoo_imagenet_top1.csv --out docs/efficiency/zoo",
         f"{_AE} --estimate squeezenet1_1,mobilenet_v3_small --hw i7-12700K,rtx-4090,pixel-3 "
-        "--out {tmp}/zoo",
+        "--accuracy examples/zoo_imagenet_top1.csv --out {tmp}/zoo",
         "2 networks on 3 devices (one per type), not 14 x 19: tracing 28 networks takes 30 s; "
         "writes the scratch folder"),
 ]  # fmt: skip
