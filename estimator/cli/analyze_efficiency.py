@@ -225,9 +225,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.table_csv:
         from pathlib import Path
 
-        from estimator.analysis.efficiency.render import write_atomic
+        from estimator.registry.loader import write_atomic
 
-        write_atomic(Path(args.table_csv), to_csv_text(rep.table).encode())
+        write_atomic(Path(args.table_csv), to_csv_text(rep.table))
     if args.out:
         for path in write_outputs(rep, args.out):
             print(f"wrote {path}", file=sys.stderr)

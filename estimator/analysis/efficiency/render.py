@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from estimator.analysis.efficiency.rank_transfer import RankTransferResult
 from estimator.analysis.efficiency.report import Report
+from estimator.registry.loader import write_atomic
 
 #: Spearman at or above which a source's ranking is called good enough to skip measuring.
 GOOD_RHO = 0.95
@@ -242,22 +243,10 @@ def to_json(rep: Report) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- files
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _csv_matrix(names: tuple[str, ...], m: NDArray[Any]) -> bytes:
+def _csv_matrix(names: tuple[str, ...], m: NDArray[Any]) -> str:
     lines = [",".join(["source", *names])]
     lines += [",".join([n, *(f"{v:.6g}" for v in row)]) for n, row in zip(names, m, strict=True)]
-    return ("\n".join(lines) + "\n").encode()
+    return "\n".join(lines) + "\n"
 
 
 def _plt() -> Any:
@@ -307,11 +296,11 @@ def write_outputs(rep: Report, folder: str | Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
 
-    def put(name: str, data: bytes) -> None:
-        write_atomic(out / name, data)
+    def put(name: str, text: str) -> None:
+        write_atomic(out / name, text)
         written.append(out / name)
 
-    put("report.json", (json.dumps(to_json(rep), indent=1) + "\n").encode())
+    put("report.json", json.dumps(to_json(rep), indent=1) + "\n")
     pngs: dict[str, str] = {}
     r = rep.rank_transfer
     if r is not None:
@@ -330,7 +319,7 @@ def write_outputs(rep: Report, folder: str | Path) -> list[Path]:
     if g is not None:
         rows = ["model,device,flops_rank,rank,shift"]
         rows += [f'"{c.model}",{c.device},{c.flops_rank:g},{c.rank:g},{c.shift:g}' for c in g.cases]
-        put("disagreements.csv", ("\n".join(rows) + "\n").encode())
+        put("disagreements.csv", "\n".join(rows) + "\n")
         _bar(
             out / "disagreements.png",
             g.per_device,
@@ -341,7 +330,7 @@ def write_outputs(rep: Report, folder: str | Path) -> list[Path]:
         _scatter(out / "frm_vs_flops.png", rep)
         pngs["FRM against FLOPs"] = "frm_vs_flops.png"
     written += [out / p for p in pngs.values()]
-    put("report.md", decision_markdown(rep, pngs).encode())
+    put("report.md", decision_markdown(rep, pngs))
     return written
 
 
