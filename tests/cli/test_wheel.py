@@ -32,6 +32,7 @@ SCRIPTS = [
     "visualize-efficiency",
     "audit-calibration",
     "estimate-server",
+    "analyze-efficiency",
 ]
 
 
