@@ -280,7 +280,12 @@ class FewShotFit:
         """sd of log latency of a typical model: the out-of-sample residual scale plus the
         parameter uncertainty, times the interval scale learned out of sample."""
         g = self.mean_grad
-        par = float(g @ self.cov @ g) if g.size else 0.0
+        if self.k == 0:
+            # no models to take a typical sensitivity from: a model driven by the widest
+            # scale alone bounds it
+            par = float(np.max(np.diag(self.cov))) if self.cov.size else 0.0
+        else:
+            par = float(g @ self.cov @ g) if g.size else 0.0
         return float(self.interval_scale * np.sqrt(self.sigma**2 + par))
 
     def to_profile(self) -> EfficiencyProfile:
