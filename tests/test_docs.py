@@ -84,6 +84,7 @@ class Sub:
 _QUICK = f"--quick --zoo {ZOO}"
 _CAL_DB = "--db ~/.cache/roofline-estimator/calibration-v2.sqlite"
 _XEON_DB = "--db ~/.cache/roofline-estimator/calib-xeon2.sqlite"
+_ICX_DB = "--db ~/.cache/roofline-estimator/calib-icelake.sqlite"
 _THRESH = "--max-median-error 0.10 --min-within15 0.80 --min-coverage 0.85"
 _PRE = "store pre-measured by the session fixture, so the command resumes it (nothing to measure) "
 _NB = "--quick --pool 0:50 --query 50:150"
@@ -235,6 +236,31 @@ SUBSTITUTIONS = [
         "--accuracy examples/zoo_imagenet_top1.csv --out {tmp}/zoo",
         "2 networks on 3 devices (one per type), not 14 x 19: tracing 28 networks takes 30 s; "
         "writes the scratch folder"),
+    Sub("docs/accuracy_cpu_icelake.md",
+        f".venv/bin/calibrate-hardware --hw host --runtime onnxruntime --threads 1,2 {_ICX_DB}",
+        f".venv/bin/calibrate-hardware --hw host --runtime onnxruntime --threads 1,2 {_ICX_DB} "
+        f"{_QUICK}", _PRE + "and fits; from nothing it takes 21 min"),
+    Sub("docs/accuracy_cpu_icelake.md",
+        "python tools/corpus.py export --out ~/.cache/roofline-estimator/corpus",
+        "python tools/corpus.py export --out {tmp}/corpus --per-family 1 --tiny --quiet",
+        "one tiny member per family (12 files, seconds) instead of 240 networks in 2 min"),
+    Sub("docs/accuracy_cpu_icelake.md",
+        f"python tools/corpus.py profile --threads 1,2 {_ICX_DB}",
+        f"python tools/corpus.py profile --threads 1 --out {{tmp}}/corpus {_ICX_DB}",
+        "the 12 tiny networks at one thread into the quick store (10 min for the real corpus)"),
+    Sub("docs/accuracy_cpu_icelake.md",
+        f"python tools/corpus.py validate --hw host --threads 1,2 {_ICX_DB} "
+        "--json docs/accuracy_cpu_icelake.json",
+        f"python tools/corpus.py validate --hw host --threads 1 {_ICX_DB} "
+        "--json {tmp}/accuracy_cpu_icelake.json",
+        "leave one family out over the quick store and the tiny corpus; never overwrites the "
+        "committed results"),
+    Sub("docs/accuracy_cpu_icelake.md",
+        f"python tools/corpus.py repeat --threads 1,2 {_ICX_DB} -n 30 --sessions 3 "
+        "--json docs/accuracy_cpu_icelake_repeat.json",
+        f"python tools/corpus.py repeat --threads 1 {_ICX_DB} -n 2 --sessions 2 --repeats 15 "
+        "--json {tmp}/repeat.json",
+        "2 networks of the quick store in 2 sessions instead of 30 in 3"),
 ]  # fmt: skip
 
 
@@ -494,6 +520,8 @@ def _seed_store(shared: Path, tmp: Path) -> None:
     targets = [
         home / ".cache/roofline-estimator/results.sqlite",  # the default store
         home / ".cache/roofline-estimator/calibration-v2.sqlite",
+        home / ".cache/roofline-estimator/calib-xeon2.sqlite",
+        home / ".cache/roofline-estimator/calib-icelake.sqlite",
         tmp / "cal-q3.sqlite",  # /tmp/cal-q3.sqlite
     ]
     for db in targets:
