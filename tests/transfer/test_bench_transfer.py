@@ -81,3 +81,28 @@ def test_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     argv = ["--csv", str(csv_path), "--pool", "0:10", "--query", "10:20", "--columns", "nope"]
     assert tool.main(argv) == 2
     assert "no column 'nope'" in capsys.readouterr().err
+
+
+def test_lodo_quick_run_scores_each_column_under_the_others_prior(tmp_path: Path) -> None:
+    tool = _tool()
+    archs = random_archs(120, seed=13)
+    base = estimate_nb201("gtx-1080-ti", archs).latency_ms
+    rng = np.random.default_rng(1)
+    cols = {"1080ti_1": 4.0 * base, "titanx_1": 3.5 * base}
+    lines = ["nb201_index,arch_str," + ",".join(cols)]
+    for i, a in enumerate(archs):
+        vals = ",".join(f"{v[i] * np.exp(rng.normal(0, 0.02)):.4f}" for v in cols.values())
+        lines.append(f"{i},{a},{vals}")
+    csv_path = tmp_path / "t.csv"
+    csv_path.write_text("\n".join(lines) + "\n")
+    md, js = tmp_path / "l.md", tmp_path / "l.json"
+    argv = ["--csv", str(csv_path), "--lodo", "--quick", "--pool", "0:60", "--query", "60:120"]
+    assert tool.main([*argv, "--out", str(md), "--json", str(js)]) == 0
+    data = json.loads(js.read_text())
+    by = {d["device"]: d for d in data["devices"]}
+    assert by["1080ti_1"]["training_devices"] == ["titanx_1"]
+    assert by["titanx_1"]["training_devices"] == ["1080ti_1"]
+    for d in by.values():
+        assert np.mean(d["rho"]["10"]) > max(0.9, d["flops_rho"])
+        assert len(d["rho"]["10"]) == 2 and len(d["base_rho"]["10"]) == 2
+    assert "Leave-one-device-out" in md.read_text()
