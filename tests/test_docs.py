@@ -261,6 +261,13 @@ SUBSTITUTIONS = [
         f"python tools/corpus.py repeat --threads 1 {_ICX_DB} -n 2 --sessions 2 --repeats 15 "
         "--json {tmp}/repeat.json",
         "2 networks of the quick store in 2 sessions instead of 30 in 3"),
+    Sub("docs/accuracy_llm.md",
+        "python tools/llm_accuracy_cpu.py --hw host --threads 2 --repeats 2 --steps 64 "
+        "--out docs/accuracy_llm_cpu",
+        "python tools/llm_accuracy_cpu.py --hw host --threads 1 --repeats 1 --steps 2 "
+        "--models llama_small --prompts 32 --out {tmp}/accuracy_llm_cpu",
+        "one small model, one prompt, 2 steps (the full run times 16 points for minutes) on the "
+        "scratch user registry's entry for this machine; never overwrites the committed results"),
 ]  # fmt: skip
 
 
