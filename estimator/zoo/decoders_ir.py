@@ -513,6 +513,7 @@ def decoder_graph(
     *,
     dtype: DType = DType.FLOAT32,
     fused_projections: bool = False,
+    last_logits_only: bool = False,
 ) -> Graph:
     """The IR of one forward pass of ``cfg``.
 
@@ -520,6 +521,8 @@ def decoder_graph(
     tokens when ``kv_len > 0``). ``decode``: one new token attends to ``kv_len`` cached tokens
     plus itself (Lk = kv_len + 1); ``seq_len`` is ignored. ``fused_projections``: q/k/v and
     gate/up as one GEMM each (``qkv_proj``, ``gate_up_proj``), as serving engines load them.
+    ``last_logits_only``: the LM head runs on the last position only (what a serving engine
+    samples from); otherwise on every new position, as ``forward()`` returns them.
     """
     if mode not in ("prefill", "decode"):
         raise InputError(f"decoder mode must be 'prefill' or 'decode', got {mode!r}")
@@ -559,6 +562,8 @@ def decoder_graph(
         outputs += [k, v]
 
     x = b.norm("norm", x, cfg)
+    if last_logits_only and lq > 1:
+        x = b.one("last_position", "Slice", (x,), (batch, 1, hid), {"axis": 1}, "select")
     head_w = wte if cfg.tie_embeddings else b.const("lm_head.weight", (cfg.vocab, hid))
     head_in = (x, head_w, b.const("lm_head.bias", (cfg.vocab,))) if cfg.head_bias else (x, head_w)
     logits = b.linear_with("lm_head", head_in, cfg.vocab)
