@@ -12,7 +12,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from estimator.cli.calibration_args import NO_NETWORK_FIT_HELP, add_common, model_choice, threads_list
+from estimator.cli.calibration_args import (
+    NO_NETWORK_FIT_HELP,
+    add_common,
+    model_choice,
+    threads_list,
+)
 from estimator.cli.common import (
     ArgumentParser,
     finite_float,
