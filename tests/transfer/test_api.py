@@ -181,7 +181,7 @@ def test_fit_from_onnx_files_chooses_a_level_and_names_bad_files(tmp_path: Path)
 
 
 def estimate_many_ms(refs: list[str]) -> np.ndarray:
-    from estimator import estimate_many
+    from estimator.estimate import estimate_many
 
     est = estimate_many(refs, "xeon-6-vm-2vcpu", runtime="onnxruntime-cpu")
     return np.asarray(est.latency_ms, dtype=np.float64)

@@ -10,8 +10,8 @@ import numpy as np
 import onnx
 import pytest
 
-from estimator import estimate
 from estimator.errors import InputError
+from estimator.estimate import estimate
 from estimator.zoo.mbspace import SKELETON, sample_arch, sample_archs, to_onnx, write_space
 
 
