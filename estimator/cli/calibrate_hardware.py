@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-network-fit", action="store_true", help=NO_NETWORK_FIT_HELP)
     p.add_argument("--passes", type=positive_int, default=1,
                    help="measurement passes; the least disturbed one is used")  # fmt: skip
+    p.add_argument("--force", action="store_true",
+                   help="--hw host on a machine no entry matches: the probe may replace an "
+                        "existing hardware.json of the same id")  # fmt: skip
     return p
 
 
@@ -135,11 +138,20 @@ def print_calibration(res: CalibrationResult) -> None:
 def _kernel_by_kernel(args: argparse.Namespace) -> int:
     from estimator.calibration.pipeline import calibrate_device
 
+    threads = threads_list(args.threads)
+    hw, registry = args.hw, args.registry
+    if hw.lower() == "host" and not args.no_measure:
+        from estimator.probe import host_entry
+
+        # this machine's entry; on a machine no entry matches, the one a probe writes
+        hw, registry, _ = host_entry(
+            registry, threads=threads, quick=args.quick, force=args.force, progress=progress_line
+        )
     res = calibrate_device(
-        args.hw,  # "host" resolves to this machine's registry entry
+        hw,
         db=args.db,
-        registry=args.registry,
-        threads=threads_list(args.threads),
+        registry=registry,
+        threads=threads,
         runtime=args.runtime or "onnxruntime",
         statistic=args.kernel_stat,
         quick=args.quick,

@@ -10,6 +10,7 @@ import argparse
 import sys
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from estimator.cli import llm_args
 from estimator.cli.common import (
@@ -22,6 +23,9 @@ from estimator.cli.common import (
     wants_debug,
 )
 from estimator.errors import InputError
+
+if TYPE_CHECKING:
+    from estimator.registry.models import Hardware
 
 PROG = "estimate-latency"
 
@@ -65,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=positive_int, help="threads the runtime uses")
     p.add_argument("--registry", help="extra hardware registry folder (also ESTIMATOR_REGISTRY)")
     p.add_argument("--list-hw", action="store_true", help="list known devices and exit")
+    p.add_argument(
+        "--probe",
+        action="store_true",
+        help="with --hw host on a machine the registry does not know: probe it quickly (<= 20 s) "
+        "and estimate, uncalibrated, from the measured roofline and the priors",
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     llm_args.add_arguments(p)
     return p
@@ -109,7 +119,7 @@ def _cost_only(args: argparse.Namespace, shapes: dict[str, tuple[int, ...]] | No
 
 
 def _preload(
-    hw: str, runtime: str | None, dtype: str, threads: int | None, registry: str | None
+    hw: str | Hardware, runtime: str | None, dtype: str, threads: int | None, registry: str | None
 ) -> None:
     from estimator.estimate import preload
 
@@ -126,10 +136,18 @@ def _estimate(args: argparse.Namespace, shapes: dict[str, tuple[int, ...]] | Non
         devices.insert(0, args.hw)
     if not devices:
         raise InputError("--hw/--compare name no device")
+    targets: list[str | Hardware] = list(devices)
+    if args.probe and any(d.lower() == "host" for d in devices):
+        from estimator.cli.calibration_args import progress_line
+        from estimator.probe import probed_host
+
+        ths = [args.threads] if args.threads else None
+        host = probed_host(args.registry, threads=ths, progress=progress_line)
+        targets = [host if d.lower() == "host" else d for d in devices]
     # Load numba's cached engine in a thread while the model is parsed (most of a cold start).
     warm = threading.Thread(
         target=_preload,
-        args=(devices[0], args.runtime, args.dtype, args.threads, args.registry),
+        args=(targets[0], args.runtime, args.dtype, args.threads, args.registry),
         daemon=True,
     )
     warm.start()
@@ -145,7 +163,7 @@ def _estimate(args: argparse.Namespace, shapes: dict[str, tuple[int, ...]] | Non
             registry=args.registry,
             strict=args.strict,
         )
-        for dev in devices
+        for dev in targets
     ]
     if args.format == "json":
         print(estimate_report.estimates_json(results))

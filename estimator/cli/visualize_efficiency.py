@@ -25,13 +25,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.add_argument("--out", type=Path, required=True, help="folder for the PNG files")
     p.add_argument("--model", help="network for the roofline chart (default: the first)")
+    p.add_argument("--roofline", action="store_true",
+                   help="instead: the measured roofline of the device (probe-hardware) with the "
+                        "calibration kernels as points")  # fmt: skip
     return p
 
 
 def _run(args: argparse.Namespace) -> int:
-    from estimator.calibration.pipeline import plot_device
+    from estimator.calibration.pipeline import plot_device, plot_measured_roofline
 
     for th in threads_list(args.threads):
+        if args.roofline:
+            plot = plot_measured_roofline(
+                args.hw, args.db, th, args.out, registry=args.registry, statistic=args.kernel_stat
+            )
+            if not plot.n_points:
+                print(f"note: no calibration kernels at threads={th} in the store", file=sys.stderr)
+            print(plot.path)
+            continue
         files = plot_device(
             args.hw,
             args.db,

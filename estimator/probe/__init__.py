@@ -25,7 +25,7 @@ from estimator.probe.measure import FULL, QUICK, measure
 from estimator.probe.roofline import build_roofline
 from estimator.registry.models import Hardware, MeasuredRoofline
 
-__all__ = ["Probe", "default_id", "probe", "register_host"]
+__all__ = ["Probe", "default_id", "host_entry", "probe", "probed_host", "register_host"]
 
 Progress = Callable[[str], None]
 
@@ -104,9 +104,53 @@ def register_host(
     name = device_id or default_id(read_topology())
     existing = root / "cpu" / name / HARDWARE_FILE
     if existing.exists() and not force:
-        raise RegistryError(f"{existing}: already exists; pass --force to replace it")
+        raise RegistryError(
+            f"{existing}: already exists (and does not match this machine, or --hw host would "
+            "have found it); pass --force to replace it"
+        )
     result = probe(threads, quick=quick, device_id=name, command=command, progress=progress)
     path = save_hardware(result.hardware, root, force=force)
     if progress:
         progress(f"wrote {path}")
     return Probe(result.topology, result.roofline, result.hardware, path)
+
+
+def host_entry(
+    registry: str | os.PathLike[str] | None = None,
+    *,
+    threads: Sequence[int] | None = None,
+    quick: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> tuple[str, str | None, Probe | None]:
+    """``--hw host`` for a command that writes (``calibrate-hardware``): (device id, registry
+    to use, the probe or None). The registry entry matching this machine when there is one;
+    otherwise the machine is probed at ``threads`` and its entry written into the user registry
+    (:func:`register_host`), which is then the registry to use."""
+    from estimator.registry.loader import match_host, user_registry
+
+    found = match_host(registry)
+    if found is not None:
+        return found, None if registry is None else str(registry), None
+    if progress:
+        progress("no registry entry matches this machine: probing it first (probe-hardware)")
+    result = register_host(registry, threads=threads, quick=quick, force=force, progress=progress)
+    return result.hardware.id, str(user_registry(registry)), result
+
+
+def probed_host(
+    registry: str | os.PathLike[str] | None = None,
+    *,
+    threads: Sequence[int] | None = None,
+    progress: Progress | None = None,
+) -> str | Hardware:
+    """``--hw host --probe`` for a command that only reads (``estimate-latency``): "host" when a
+    registry entry matches this machine, else the entry of a quick probe, in memory and not
+    written (uncalibrated: the device type's efficiency priors on the measured roofline)."""
+    from estimator.registry.loader import match_host
+
+    if match_host(registry) is not None:
+        return "host"
+    cores = read_topology().cores or os.cpu_count() or 1
+    ths = sorted({1, *(threads or [cores])})
+    return probe(ths, quick=True, command=_command(ths, True, None), progress=progress).hardware

@@ -161,9 +161,7 @@ def _clocks(topo: CpuTopology, m: MeasuredRoofline) -> tuple[float, float, str]:
     if base or top:
         b = base or top or 0.0
         t = top or b
-        note = f"Clocks from {topo.clock_source}" + (
-            "; boost set to base" if not top else ""
-        )
+        note = f"Clocks from {topo.clock_source}" + ("; boost set to base" if not top else "")
         return b, t, note + "."
     fma = m.best_compute("fp32", 1)
     lanes = (topo.simd_bits or 128) // 32

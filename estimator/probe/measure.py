@@ -14,6 +14,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,17 +42,20 @@ class Effort:
     #: Sweep points inside each memory level's range, and extra points per octave between.
     points_per_level: int
     points_per_octave: int
-    #: Square GEMM size (M = N = K) and its timed runs.
+    #: Square GEMM size (M = N = K); it runs ``runs`` times and at least ``gemm_seconds``.
     gemm_size: int
+    gemm_seconds: float
     #: DRAM working sets, as multiples of the last-level cache.
     dram_multiples: tuple[float, ...]
     #: The worker's limit, seconds.
     timeout_s: float
 
 
-QUICK = Effort(5, 0.03, 6e7, 2, 0, 1024, (4.0,), 60.0)
-FULL = Effort(9, 0.1, 3e8, 3, 2, 2048, (4.0, 8.0), 300.0)
+QUICK = Effort(5, 0.03, 6e7, 2, 0, 1024, 0.25, (4.0,), 60.0)
+FULL = Effort(9, 0.1, 3e8, 3, 2, 2048, 1.5, (4.0, 8.0), 300.0)
 
+#: Most timed GEMM runs of one figure.
+MAX_GEMM_RUNS = 200
 #: Smallest working set per thread (KiB): below it loop overhead, not the cache, sets the rate.
 MIN_WS_KIB = 8.0
 #: Without known caches, the sweep spans this to 256 MiB and DRAM is its largest point.
@@ -160,19 +164,44 @@ def gemm_model(dtype: str, size: int) -> onnx.ModelProto:
     return model
 
 
-def measure_gemm(dtype: str, size: int, threads: int, runs: int) -> list[float]:
-    """GFLOP/s (int8: GOP/s) of ``runs`` timed runs of :func:`gemm_model` at ``threads``
-    intra-op threads, after two warm-up runs."""
-    from estimator.measure.ort_runtime import OrtRunner
-    from estimator.measure.runner import time_loop
+def measure_gemms(
+    cases: Sequence[tuple[str, int]], size: int, runs: int, min_seconds: float = 0.0
+) -> dict[tuple[str, int], list[float]]:
+    """GFLOP/s (int8: GOP/s) of the timed runs of :func:`gemm_model` per (dtype, threads) case,
+    after two warm-up runs each: in rounds over the cases (as the worker interleaves its
+    kernels), ``runs`` per case and more until each has ``min_seconds`` of timed runs (short
+    int8 runs scatter more).
 
-    model = gemm_model(dtype, size).SerializeToString()
-    runner = OrtRunner(model, label=f"probe gemm {dtype}", threads=threads, batch=None)
-    loop = time_loop(runner.run, warmup=2, repeats=runs)
-    if loop.interrupted:
-        raise KeyboardInterrupt
-    flops = 2.0 * size**3
-    return [flops / (ms / 1e3) / 1e9 for ms in loop.samples_ms]
+    At one thread onnxruntime computes on the calling thread, so a run is timed by that
+    thread's CPU time (time other processes took the core left out, as in the worker); at more,
+    by wall time (onnxruntime's pool spins, so CPU time would count the spinning)."""
+    from estimator.measure.ort_runtime import OrtRunner
+
+    runners = {}
+    for dtype, threads in cases:
+        model = gemm_model(dtype, size).SerializeToString()
+        runner = OrtRunner(model, label=f"probe gemm {dtype}", threads=threads, batch=None)
+        for _ in range(2):
+            runner.run()
+        runners[(dtype, threads)] = runner
+    out: dict[tuple[str, int], list[float]] = {c: [] for c in runners}
+    spent = dict.fromkeys(runners, 0.0)
+
+    def wanted(c: tuple[str, int]) -> bool:
+        n = len(out[c])
+        return n < runs or (spent[c] < min_seconds and n < MAX_GEMM_RUNS)
+
+    while any(wanted(c) for c in runners):
+        for c, runner in runners.items():
+            if not wanted(c):
+                continue
+            clock = time.thread_time if c[1] == 1 else time.perf_counter
+            t0 = clock()
+            runner.run()
+            took = max(clock() - t0, 1e-9)
+            spent[c] += took
+            out[c].append(2.0 * size**3 / took / 1e9)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,15 +247,15 @@ def measure(
             "target_bytes": effort.sweep_bytes,
             "runs": effort.runs,
             "working_sets_kib": {str(t): plan[t] for t in threads},
+            "dram_from_kib": {str(t): ranges[t]["DRAM"][0] for t in threads},
         },
     }
     worker = run_worker(spec, effort.timeout_s * len(threads))
-    gemm: dict[tuple[str, int], list[float]] = {}
-    for dtype in gemm_dtypes(topo):
-        for t in threads:
-            if progress:
-                progress(f"probe: onnxruntime {dtype} GEMM {effort.gemm_size}^3 at threads={t}")
-            gemm[(dtype, t)] = measure_gemm(dtype, effort.gemm_size, t, effort.runs)
+    cases = [(dtype, t) for dtype in gemm_dtypes(topo) for t in threads]
+    if progress:
+        names = ", ".join(f"{d} at threads={t}" for d, t in cases)
+        progress(f"probe: onnxruntime GEMM {effort.gemm_size}^3, {names}")
+    gemm = measure_gemms(cases, effort.gemm_size, effort.runs, effort.gemm_seconds)
     if "bf16" in topo.dot_products:
         flags = ", ".join(topo.dot_products["bf16"])
         notes.append(

@@ -24,11 +24,26 @@ from estimator.registry.models import (
 _LO, _HI = 2.5, 97.5
 
 
-def summarize(runs: Sequence[float]) -> tuple[float, float]:
-    """(median, half-width of the 2.5-97.5 percentile range) of one figure's runs."""
+def drift(runs: Sequence[float]) -> float:
+    """|median of the first half - median of the second half| of runs in time order: how far
+    the machine moved during the probe (runs go in rounds, so the halves span its duration)."""
+    if len(runs) < 4:
+        return 0.0
+    h = len(runs) // 2
+    return abs(float(np.median(runs[:h])) - float(np.median(runs[h:])))
+
+
+def summarize(runs: Sequence[float], *, drifts: Sequence[float] = ()) -> tuple[float, float]:
+    """(median, stated uncertainty) of one figure's runs (in time order).
+
+    The uncertainty is the half-width of the runs' 2.5-97.5 percentile range, widened in
+    quadrature by the drift between the probe's first and second half (:func:`drift`; for a
+    pooled level, ``drifts`` gives each point's and the largest is used): what a repeated probe
+    can expect to differ by, not the error of the median."""
     arr = np.asarray(runs, dtype=np.float64)
     lo, mid, hi = np.percentile(arr, [_LO, 50.0, _HI])
-    return float(mid), float(hi - lo) / 2.0
+    d = max(drifts) if drifts else drift(runs)
+    return float(mid), float(np.hypot((hi - lo) / 2.0, d))
 
 
 def _fmt_kib(kib: float) -> str:
@@ -74,8 +89,9 @@ def compute_ceilings(raw: RawProbe) -> list[ComputeCeiling]:
                 derivation=(
                     f"numba {kernel}: {lanes} fp32 accumulators in registers (12 independent "
                     f"chains of vector FMAs), acc = acc * y + x, 2 FLOP per element per "
-                    f"iteration, on {row['threads']} pinned thread(s) started together; median "
-                    f"of {len(row['gflops'])} runs of ~{raw.effort.fma_seconds:.2g} s"
+                    f"iteration, on {row['threads']} thread(s) started together; median "
+                    f"of {len(row['gflops'])} runs of ~{raw.effort.fma_seconds:.2g} s, each "
+                    "timed by its busiest thread's CPU time, interleaved with the sweep"
                     f"{target}{asm}"
                 ),
             )
@@ -96,7 +112,8 @@ def compute_ceilings(raw: RawProbe) -> list[ComputeCeiling]:
                     f"onnxruntime {op} {n}x{n} @ {n}x{n} (constant weight), "
                     f"intra_op_num_threads={th}: 2*{n}^3 = {2 * n**3 / 1e9:.3g} G"
                     f"{'FLOP' if dtype == 'fp32' else 'OP'} per run; median of {len(runs)} runs "
-                    "after 2 warm-up runs"
+                    f"after 2 warm-up runs, in rounds over the GEMM cases, each timed by "
+                    f"{'the thread CPU time' if th == 1 else 'wall time'}"
                 ),
             )
         )
@@ -133,7 +150,7 @@ def bandwidth_ceilings(
                 notes.append(f"threads={th}: no sweep point inside {level}'s range; not measured")
                 continue
             pooled = [g for r in inside for g in r["gbs"]]
-            mid, u = summarize(pooled)
+            mid, u = summarize(pooled, drifts=[drift(r["gbs"]) for r in inside])
             ws = [r["working_set_kib"] for r in inside]
             top = "" if math.isinf(hi) else f" to {_fmt_kib(hi)}"
             out.append(
@@ -146,14 +163,30 @@ def bandwidth_ceilings(
                     points=len(inside),
                     derivation=(
                         f"STREAM-like triad a = b + s*c (float32, 12 B per element: 2 loads + "
-                        f"1 store, write-allocate not counted) on {th} pinned thread(s), each "
-                        f"with its own arrays; {level} range {_fmt_kib(lo)}{top} of working set "
+                        f"1 store, write-allocate not counted) on {th} thread(s), each "
+                        f"with its own arrays, runs timed by CPU time; {level} range "
+                        f"{_fmt_kib(lo)}{top} of working set "
                         f"(from the cache sizes read); median of {len(pooled)} runs over "
                         f"{len(inside)} working set(s) of {_fmt_kib(min(ws))}-{_fmt_kib(max(ws))}"
                     ),
                 )
             )
     return out, notes
+
+
+#: Wall over CPU time of the worker's runs above which the probe says the machine was busy.
+BUSY_RATIO = 1.1
+
+
+def _load_note(raw: RawProbe) -> list[str]:
+    ratio = float(raw.worker.get("wall_over_cpu", 1.0))
+    if ratio <= BUSY_RATIO:
+        return []
+    return [
+        f"the machine was busy during the probe: runs took {ratio:.2f}x their CPU time (median); "
+        "the figures use CPU time, but other tenants' cache and memory traffic still lowers the "
+        "L3 and DRAM figures: probe again on an idle machine for figures free of it"
+    ]
 
 
 def build_roofline(
@@ -179,5 +212,5 @@ def build_roofline(
         compute=compute_ceilings(raw),
         bandwidth=bandwidth,
         sweep=sweep_points(raw),
-        notes=[*raw.worker.get("notes", []), *raw.notes, *notes],
+        notes=[*raw.worker.get("notes", []), *_load_note(raw), *raw.notes, *notes],
     )

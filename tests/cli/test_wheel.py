@@ -31,6 +31,7 @@ SCRIPTS = [
     "validate-calibration",
     "visualize-efficiency",
     "audit-calibration",
+    "probe-hardware",
     "estimate-server",
     "analyze-efficiency",
 ]

@@ -1,0 +1,41 @@
+"""Probes of this machine: repeated probes agree within their stated uncertainty, and ``--hw
+host`` for a writing command (calibrate-hardware) probes only when no entry matches. Quick
+probes at one thread, into registries of the test's own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from estimator.probe import Probe, host_entry, probe
+from estimator.registry.models import MeasuredRoofline
+
+
+@pytest.fixture(autouse=True)
+def _own_user_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ESTIMATOR_REGISTRY", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+
+
+def _figures(m: MeasuredRoofline) -> dict[str, tuple[float, float]]:
+    out = {f"{c.dtype}/{c.method}/t{c.threads}": (c.gflops, c.u95_gflops) for c in m.compute}
+    out.update({f"{b.level}/t{b.threads}": (b.gbs, b.u95_gbs) for b in m.bandwidth})
+    return out
+
+
+def test_host_entry_probes_an_unknown_machine_once_and_probes_agree(tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    name, used, first = host_entry(registry, threads=[1], quick=True)
+    assert isinstance(first, Probe) and first.path == registry / "cpu" / name / "hardware.json"
+    assert used == str(registry) and first.hardware.id == name
+    # the entry now matches this machine: no second probe
+    assert host_entry(registry, threads=[1], quick=True) == (name, str(registry), None)
+
+    second = probe([1], quick=True)
+    a, b = _figures(first.roofline), _figures(second.roofline)
+    assert set(a) == set(b) and {"fp32/register_fma/t1", "fp32/onnxruntime_gemm/t1"} <= set(a)
+    # agree within their stated uncertainty: the two 95% ranges overlap
+    apart = {k: (a[k], b[k]) for k in a if abs(a[k][0] - b[k][0]) > a[k][1] + b[k][1]}
+    assert not apart, apart
