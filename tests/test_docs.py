@@ -94,6 +94,18 @@ _NB_CSV = f"{REPO.parent}/shared/data/nasbench201/latency_ms.csv"
 _AE_WHY = "the shared NB201 table by its real path (the scratch root has no ../shared); "
 
 SUBSTITUTIONS = [
+    Sub("docs/probe.md", "calibrate-hardware --hw host --runtime onnxruntime --threads 1,2",
+        f"calibrate-hardware --hw host --runtime onnxruntime --threads 1,2 {_QUICK}",
+        _PRE + "and fits (the docs' registry has an entry for this machine, so nothing is probed); "
+        "from nothing, probe included, docs/probe.md gives the time"),
+    Sub("docs/probe.md", "probe-hardware --threads 1,2", "probe-hardware --quick --threads 1",
+        "a quick probe at one thread (seconds) instead of the full one (about 30 s)"),
+    Sub("docs/probe.md", "visualize-efficiency --hw host --threads 1 --roofline --out plots",
+        "visualize-efficiency --hw "
+        "\"$(ls $ESTIMATOR_REGISTRY/cpu | grep -v docs-test-host | head -1)\" "
+        "--threads 1 --roofline --out {tmp}/plots",
+        "the docs' registry matches this machine to a template entry without a measured roofline; "
+        "the entry the block's probe-hardware wrote is named by its id"),
     Sub("README.md", "make test", "make -n test",
         "the whole suite, this test included: -n shows the recipe without recursing"),
     Sub("README.md", "make demo", "make -o .venv/.installed-stamp demo",
@@ -400,6 +412,7 @@ _SUBS = {(s.page, _normal(s.original)): s for s in SUBSTITUTIONS}
 _LOOKS_RUN = re.compile(
     r"^\s*(\$ |\.venv/bin/|python3? |make |time |(estimate|measure)-latency |calibrate-hardware "
     r"|validate-calibration |(measure|visualize|aggregate)-efficiency |audit-calibration "
+    r"|probe-hardware "
     r"|analyze-efficiency-distribution |pip |from estimator|import estimator)"
 )
 
