@@ -1,11 +1,12 @@
 """From measured calibration runs to an :class:`EfficiencyProfile`, and whole-model predictions.
 
 Steps: attribute profiled node times to kernels (:mod:`attribute`), fit each category's curves
-and overhead on kernel times (:mod:`fit`), then look at whole models. A whole run costs more than
-its kernels: the executor spends time between nodes, and onnxruntime inserts layout reorders the
-estimator does not model. That shows up as a per-kernel gap, fitted on the calibration models'
-measured medians and added to every category's overhead (one number for the device, never a
-per-model correction). The remaining scatter of whole-model errors is ``device_sigma``.
+and overhead on kernel times (:mod:`fit`), then look at whole models. A kernel inside an
+unprofiled network run does not cost what it cost alone or under the profiler: per-category
+scales and a per-kernel gap, fitted on the calibration networks' measured medians
+(:mod:`network_fit`), say by how much; the gap is added to every category's overhead. Both are
+numbers for the device, never a per-model correction. The remaining scatter of whole-model errors
+is ``device_sigma``.
 """
 
 from __future__ import annotations
