@@ -167,9 +167,11 @@ def calibrate(
     source: str = "",
     kernel_model: bool = True,
     seed: int = 0,
+    score: bool = True,
 ) -> Calibration:
     """Fit curves on ``points``, then (``kernel_model``) their learned shape correction on the
-    same points; gap and device_sigma from ``models`` (whole runs) under both."""
+    same points; gap and device_sigma from ``models`` (whole runs) under both. ``score=False``:
+    the correction carries no held-out error table (refits, which nobody ships)."""
     o = opts or FitOptions()
     fits = fit_all(points, o)
     src = source or f"calibration on {hw.id}: {len(points)} kernels, {len(models)} networks"
@@ -194,6 +196,7 @@ def calibrate(
             runtime=PROFILE_RUNTIME,
             seed=seed,
             min_points=o.kernel_model_min_points,
+            score=score,
         )
         if kernel_model and fits
         else None
@@ -297,6 +300,7 @@ def held_out_predictions(
             opts=opts,
             use_network_fit=use_network_fit,
             kernel_model=kernel_model,
+            score=False,
         )
         # The calibrated profile already carries the gap in its overheads.
         pred = predict_totals([models[i].plan for i in held], hw, cal.profile, threads,

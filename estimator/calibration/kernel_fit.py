@@ -45,9 +45,10 @@ def fit_correction(
     runtime: str,
     seed: int = 0,
     min_points: int = 200,
+    score: bool = True,
 ) -> KernelModel | None:
     """The shape correction of ``base``'s curves from measured ``points`` (None when fewer than
-    ``min_points`` carry features)."""
+    ``min_points`` carry features). ``score=False``: no held-out error table (a refit)."""
     pts = [p for p in points if p.features is not None and p.t > 0]
     if len(pts) < min_points:
         return None
@@ -61,6 +62,7 @@ def fit_correction(
         y,
         categories=[p.category for p in pts],
         seed=seed,
+        score=score,
         groups=[p.model for p in pts],
         device=hw.id,
         runtime=runtime,

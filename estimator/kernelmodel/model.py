@@ -493,6 +493,7 @@ def fit_kernel_model(
     uncertainty: Uncertainty = DEFAULT_UNCERTAINTY,
     clip: float = DEFAULT_CLIP,
     refit: bool = True,
+    score: bool = True,
     device: str = "",
     runtime: str = "",
     threads: int | None = None,
@@ -504,6 +505,8 @@ def fit_kernel_model(
     source model of each kernel, so the held-out rows are whole models (otherwise random rows).
     Targets are clipped to ``|y| <= clip`` before fitting. The held-out table describes a fit on
     the other rows; with ``refit`` (default) the returned trees are then fitted on every row.
+    ``score=False`` skips the held-out fit (half the work): the table is empty, for refits whose
+    own held-out error nobody reads (leave-one-family-out validation, device_sigma).
     Deterministic for a given ``seed`` (LightGBM on one thread, ``deterministic=True``).
     """
     import lightgbm
@@ -526,12 +529,15 @@ def fit_kernel_model(
         raise ValueError(f"groups must have one entry per kernel ({n})")
     yc = np.clip(ya, -clip, clip)
 
-    test, how = _holdout(n, g, float(p["holdout_fraction"]), seed)
-    train = ~test
-    heads, noise = _fit_heads(xa[train], yc[train], cats[train], p, seed, uncertainty)
-    r, sd = _probe(heads, noise, uncertainty, clip).predict(xa[test])
-    heldout = error_table(ya[test], r, sd, cats[test])
-    if refit:
+    if score:
+        test, how = _holdout(n, g, float(p["holdout_fraction"]), seed)
+        train = ~test
+        heads, noise = _fit_heads(xa[train], yc[train], cats[train], p, seed, uncertainty)
+        r, sd = _probe(heads, noise, uncertainty, clip).predict(xa[test])
+        heldout = error_table(ya[test], r, sd, cats[test])
+    else:
+        test, how, heldout = np.zeros(n, dtype=bool), "none", {}
+    if refit or not score:
         heads, noise = _fit_heads(xa, yc, cats, p, seed, uncertainty)
 
     per_cat: dict[str, int] = {}

@@ -88,6 +88,17 @@ def test_deterministic_given_seed() -> None:
     assert a == b
 
 
+def test_unscored_fit_has_the_scored_fits_trees() -> None:
+    """``score=False`` (refits) skips only the held-out table: the returned trees are the ones a
+    scored fit refits on every row."""
+    x, y, cats, groups = dataset(600, seed=5)
+    scored = fit_kernel_model(x, y, categories=cats, seed=2, groups=groups)
+    quick = fit_kernel_model(x, y, categories=cats, seed=2, groups=groups, score=False)
+    assert quick.heldout == {} and quick.training.n_holdout == 0
+    assert scored.heldout["all"].n > 0
+    assert model_to_dict(quick)["heads"] == model_to_dict(scored)["heads"]
+
+
 def test_flat_trees_match_lightgbm() -> None:
     lgb = pytest.importorskip("lightgbm")
     rng = np.random.default_rng(0)
