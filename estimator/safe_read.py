@@ -11,10 +11,15 @@ refuses it unless it stays inside a given folder.
 
 from __future__ import annotations
 
+import codecs
+import csv
 import errno
+import io
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from estimator.errors import InputError
 
@@ -65,21 +70,10 @@ def check_regular(
     return st
 
 
-def read_regular(
-    path: str | os.PathLike[str],
-    *,
-    what: str = "file",
-    limit: int = MAX_TEXT_BYTES,
-    error: type[InputError] = InputError,
-    follow_links: bool = True,
-) -> bytes:
-    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes.
-
-    Raises ``error`` (an :class:`InputError`) with one line naming the path for a missing file, a
-    directory, FIFO, device or socket, a file over ``limit``, or any OS error (a name too long,
-    permission denied). ``follow_links=False`` refuses a symbolic link as the last component.
-    """
-    name = os.fspath(path)
+def _open_fd(
+    name: str, *, what: str, error: type[InputError], follow_links: bool = True
+) -> tuple[int, os.stat_result]:
+    """A read-only descriptor of ``name`` and its ``fstat``, if it is a regular file."""
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     if not follow_links:
         flags |= getattr(os, "O_NOFOLLOW", 0)
@@ -95,8 +89,44 @@ def read_regular(
         raise error(f"{name!r}: not a valid path ({exc})") from None
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise error(f"{name}: is {_kind(st.st_mode)}, not a {what}")
+    except OSError as exc:
+        os.close(fd)
+        raise error(f"{name}: cannot read: {describe_os_error(exc)}") from None
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise error(f"{name}: is {_kind(st.st_mode)}, not a {what}")
+    return fd, st
+
+
+def open_regular(
+    path: str | os.PathLike[str], *, what: str = "file", error: type[InputError] = InputError
+) -> BinaryIO:
+    """``path`` opened for buffered binary reading, if it is a regular file; else ``error``.
+
+    For files read as a stream (a CSV of a million rows), which :func:`read_regular` would hold
+    whole in memory. The regular-file check is made on the open descriptor.
+    """
+    fd, _ = _open_fd(os.fspath(path), what=what, error=error)
+    return open(fd, "rb", closefd=True)
+
+
+def read_regular(
+    path: str | os.PathLike[str],
+    *,
+    what: str = "file",
+    limit: int = MAX_TEXT_BYTES,
+    error: type[InputError] = InputError,
+    follow_links: bool = True,
+) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes.
+
+    Raises ``error`` (an :class:`InputError`) with one line naming the path for a missing file, a
+    directory, FIFO, device or socket, a file over ``limit``, or any OS error (a name too long,
+    permission denied). ``follow_links=False`` refuses a symbolic link as the last component.
+    """
+    name = os.fspath(path)
+    fd, st = _open_fd(name, what=what, error=error, follow_links=follow_links)
+    try:
         if st.st_size > limit:
             raise error(f"{name}: {st.st_size} bytes, more than the {limit} a {what} may have")
         chunks: list[bytes] = []
@@ -132,6 +162,52 @@ def read_text(
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise error(f"{os.fspath(path)}: not a UTF-8 text file (byte {exc.start})") from None
+
+
+def _first_bad_line(path: str, what: str, error: type[InputError]) -> tuple[int, int]:
+    """(line, byte in that line) of the first bytes that are not UTF-8; (0, 0) when none."""
+    with open_regular(path, what=what, error=error) as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                (raw[3:] if number == 1 and raw.startswith(codecs.BOM_UTF8) else raw).decode()
+            except UnicodeDecodeError as exc:
+                return number, exc.start + 1
+    return 0, 0
+
+
+def csv_rows(
+    path: str | os.PathLike[str], *, what: str = "CSV file", error: type[InputError] = InputError
+) -> Iterator[tuple[int, list[str]]]:
+    """``(line, cells)`` of the header and of every row that is not blank, read as a stream.
+
+    The file must be a regular file (a FIFO is refused, not waited on) and UTF-8; a leading
+    byte-order mark is dropped, so a header written by Excel reads ``model``, not ``\ufeffmodel``.
+    Lines count from 1 (the header), as editors show them. Text that is not UTF-8, a malformed
+    row (a stray quote at the end, a NUL byte, a field over the csv module's limit) and an empty
+    file are ``error`` naming the file and the line. Memory does not grow with the file: one row
+    is decoded at a time.
+    """
+    name = os.fspath(path)
+    fh = open_regular(name, what=what, error=error)
+    text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="strict", newline="")
+    reader = csv.reader(text)
+    try:
+        with text:
+            first = True
+            for row in reader:
+                if first or any(cell.strip() for cell in row):
+                    first = False
+                    yield reader.line_num, row
+            if first:
+                raise error(f"{name}: empty file (need a header line)")
+    except UnicodeDecodeError:
+        line, col = _first_bad_line(name, what, error)
+        where = f" line {line}, byte {col}:" if line else ""
+        raise error(f"{name}:{where} not UTF-8 text (save the file as UTF-8)") from None
+    except csv.Error as exc:
+        raise error(f"{name}: line {reader.line_num}: {exc}") from None
+    except OSError as exc:
+        raise error(f"{name}: cannot read: {describe_os_error(exc)}") from None
 
 
 def contained_file(

@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from estimator.calibration.elementary import (
     COMPUTE_BOUND_FACTOR,
@@ -42,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from estimator.registry.loader import load_hardware
 
     hw = load_hardware(args.hw)
-    folder = args.out or hw.source_dir
+    folder: str | Path | None = args.out or hw.source_dir
     if args.write and folder is None:
         p.error("no registry folder for this device; give --out")
     m = measure_elementary(hw, args.repeats, args.runs)
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "from run to run); the others stay on the FLOP convention"
     )
     print(json.dumps(m.table, indent=1))
-    if args.write:
+    if args.write and folder is not None:
         command = (
             f"tools/measure_elementary_work.py --hw {args.hw} --repeats {args.repeats} "
             f"--runs {args.runs} ({method(args.repeats, args.runs, ort.__version__)})"

@@ -14,8 +14,10 @@ from estimator.transfer.columns import ColumnSetup, column_setup, prior_for
 from estimator.transfer.csvio import (
     LatencyTable,
     Measurement,
+    MeasurementColumns,
     load_latency_table,
     quantum_of,
+    read_measurement_columns,
     read_measurements,
 )
 from estimator.transfer.fewshot import (
@@ -47,6 +49,7 @@ __all__ = [
     "LatencyTable",
     "Level",
     "Measurement",
+    "MeasurementColumns",
     "MetaPrior",
     "ParamSpec",
     "Selection",
@@ -70,6 +73,7 @@ __all__ = [
     "prior_for",
     "prior_widths",
     "quantum_of",
+    "read_measurement_columns",
     "read_measurements",
     "read_meta_prior",
     "resolve_plan",

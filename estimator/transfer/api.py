@@ -15,21 +15,37 @@ from estimator.errors import InputError
 from estimator.registry.loader import HARDWARE_FILE, save_profiles
 from estimator.registry.models import EfficiencyProfile, Hardware
 from estimator.transfer.columns import prior_for
-from estimator.transfer.csvio import quantum_of, read_measurements
+from estimator.transfer.csvio import quantum_of, read_measurement_columns
 from estimator.transfer.fewshot import FewShotFit
 from estimator.transfer.levels import LEVELS, Level, Select, fit_selected
 from estimator.transfer.metaprior import MetaPrior, load_meta_prior
 from estimator.transfer.references import is_nb201, resolve_references
 from estimator.zoo.nb201_reference import DEFAULT_SEMANTICS, check_semantics
 
+#: Most measurements one fit uses. The fit's least squares grows faster than linearly with the
+#: rows (5,000 took 5 s, 20,000 took 61 s on a 2-vCPU VM), so a million-row file would run for
+#: hours: a larger set must pick a seeded sample (``shots``) instead.
+MAX_FIT_MEASUREMENTS = 5_000
+
+
+def _too_many(n: int) -> str:
+    return (
+        f"{n} measurements; a fit uses at most {MAX_FIT_MEASUREMENTS}: pass shots "
+        f"(--shots k, k <= {MAX_FIT_MEASUREMENTS}) to fit a seeded sample of them"
+    )
+
 
 def _pick(n: int, shots: int | None, seed: int) -> NDArray[np.int64]:
     if shots is None:
+        if n > MAX_FIT_MEASUREMENTS:
+            raise InputError(_too_many(n))
         return np.arange(n)
     if shots < 0:
         raise InputError(f"shots must be >= 0, got {shots}")
     if shots > n:
         raise InputError(f"shots={shots} but only {n} measurements given")
+    if shots > MAX_FIT_MEASUREMENTS:
+        raise InputError(f"shots={shots}: a fit uses at most {MAX_FIT_MEASUREMENTS} measurements")
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(n, size=shots, replace=False))
 
@@ -40,7 +56,7 @@ def fit_from_latencies(
     latencies_ms: Sequence[float] | NDArray[np.float64],
     *,
     runtime: str,
-    batch: int | Sequence[int] = 1,
+    batch: int | Sequence[int] | NDArray[np.int64] = 1,
     shots: int | None = None,
     seed: int = 0,
     quantum_ms: float | None = None,
@@ -61,14 +77,16 @@ def fit_from_latencies(
     y = np.asarray(latencies_ms, dtype=np.float64).reshape(-1)
     if len(refs) != y.shape[0]:
         raise InputError(f"{len(refs)} model references but {y.shape[0]} latencies")
-    batches = [batch] * len(refs) if isinstance(batch, int) else list(batch)
     pick = _pick(len(refs), shots, seed)
+    batches = np.full(len(refs), batch) if isinstance(batch, int) else np.asarray(batch)
+    if batches.shape != (len(refs),):
+        raise InputError(f"{len(refs)} model references but {batches.size} batch sizes")
     device, prior = prior_for(hw, runtime)
     chosen = [refs[i] for i in pick]
     models = resolve_references(
         chosen,
         runtime=prior.runtime,
-        batch=[batches[i] for i in pick],
+        batch=[int(batches[i]) for i in pick],
         semantics=semantics,
         ctx=device_context(device, runtime=prior.runtime, profile=prior),
     )
@@ -78,7 +96,7 @@ def fit_from_latencies(
         if meta != "shipped":
             raise InputError(f"meta must be 'shipped', None or a MetaPrior, got {meta!r}")
         meta = load_meta_prior(device.type, prior.runtime)
-    sel_batch = int(np.median([batches[i] for i in pick])) if pick.size else 1
+    sel_batch = int(np.median(batches[pick])) if pick.size else 1
     return fit_selected(
         device,
         prior,
@@ -137,14 +155,11 @@ def write_from_latencies(
     """
     if shots == 0:
         raise InputError("--shots 0 fits nothing (the prior is used without a file)")
-    rows = read_measurements(csv_path)
+    rows = read_measurement_columns(csv_path)
+    if shots is None and len(rows) > MAX_FIT_MEASUREMENTS:
+        raise InputError(f"{csv_path}: {_too_many(len(rows))}")
     f = fit_from_latencies(
-        hw,
-        [r.ref for r in rows],
-        [r.latency_ms for r in rows],
-        runtime=runtime,
-        batch=[r.batch for r in rows],
-        shots=shots,
+        hw, rows.refs, rows.latency_ms, runtime=runtime, batch=rows.batch, shots=shots
     )
     fitted = f.to_profile()
     source = f"{fitted.provenance.source}; from {csv_path}"

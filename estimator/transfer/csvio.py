@@ -7,25 +7,30 @@ Two layouts:
   ``latency_ms`` and optionally ``batch``;
 * wide (the NAS-Bench-201 latency table): ``arch_str`` then one latency column per device.
 
-Line numbers count the header as line 1, as editors show them.
+Line numbers count the header as line 1, as editors show them. Files are read as a stream
+(:func:`estimator.safe_read.csv_rows`): UTF-8 with or without a byte-order mark, regular files
+only, one row in memory at a time.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import os
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 from estimator.errors import InputError
+from estimator.safe_read import csv_rows
 from estimator.zoo.nb201_ir import parse_arch
 
 MODEL_COLUMNS: tuple[str, ...] = ("model", "arch_str", "ref")
 LATENCY_COLUMN = "latency_ms"
+#: Largest ``batch`` a row may give (as ``--batch``: onnxruntime sizes are 32-bit on some paths).
+MAX_BATCH = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,27 +51,10 @@ class LatencyTable:
     lines: list[int]
 
 
-def _open_rows(path: str | os.PathLike[str]) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    p = Path(path)
-    try:
-        fh = p.open(newline="", encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    with fh:
-        reader = csv.reader(fh)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise InputError(f"{p}: empty file (need a header line)") from None
-        except csv.Error as exc:
-            raise InputError(f"{p}: line 1: {exc}") from None
-        rows: list[tuple[int, list[str]]] = []
-        try:
-            for row in reader:
-                if row and any(cell.strip() for cell in row):
-                    rows.append((reader.line_num, row))
-        except csv.Error as exc:
-            raise InputError(f"{p}: line {reader.line_num}: {exc}") from None
+def _open_rows(path: str | os.PathLike[str]) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The header and a stream of the non-blank rows (:func:`estimator.safe_read.csv_rows`)."""
+    rows = csv_rows(path, what="CSV file")
+    _, header = next(rows)
     return [h.strip() for h in header], rows
 
 
@@ -75,7 +63,7 @@ def _latency(p: str, line: int, column: str, text: str) -> float:
         v = float(text)
     except ValueError:
         raise InputError(
-            f"{p}: line {line}: column '{column}': latency {text.strip()!r} is not a number"
+            f"{p}: line {line}: column '{column}': latency {text.strip()[:40]!r} is not a number"
         ) from None
     if not math.isfinite(v) or v <= 0:
         raise InputError(f"{p}: line {line}: column '{column}': latency must be > 0 ms, got {v}")
@@ -97,46 +85,105 @@ def _cell(p: str, line: int, header: list[str], row: list[str], col: int) -> str
     return row[col]
 
 
-def read_measurements(path: str | os.PathLike[str]) -> list[Measurement]:
-    """The long layout; every reference is checked later, NAS-Bench-201 strings here."""
+@dataclass(frozen=True, slots=True)
+class MeasurementColumns:
+    """The long layout as arrays: ``refs[i]`` was measured at ``latency_ms[i]`` (``batch[i]``,
+    file line ``line[i]``). Equal references are one string object, so a million rows of a few
+    thousand networks cost a few tens of MB."""
+
+    path: str
+    refs: list[str]
+    latency_ms: NDArray[np.float64]
+    batch: NDArray[np.int64]
+    line: NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    def measurements(self) -> list[Measurement]:
+        return [
+            Measurement(r, float(y), int(b), int(n))
+            for r, y, b, n in zip(self.refs, self.latency_ms, self.batch, self.line, strict=True)
+        ]
+
+
+def _batch(p: str, line: int, text: str) -> int:
+    text = text.strip()
+    if not text:
+        return 1
+    try:
+        batch = int(text)
+    except ValueError:
+        raise InputError(
+            f"{p}: line {line}: column 'batch': {text[:40]!r} is not an integer"
+        ) from None
+    if batch < 1 or batch > MAX_BATCH:
+        raise InputError(f"{p}: line {line}: column 'batch': must be in 1..{MAX_BATCH}")
+    return batch
+
+
+def read_measurement_columns(path: str | os.PathLike[str]) -> MeasurementColumns:
+    """The long layout, streamed: the file is never held whole, and each distinct reference is
+    checked once (NAS-Bench-201 strings here; files and zoo names when they are resolved)."""
     p = str(path)
     header, rows = _open_rows(path)
     model_col = next((header.index(c) for c in MODEL_COLUMNS if c in header), None)
     if model_col is None:
         raise InputError(
             f"{p}: line 1: missing column 'model' (or {', '.join(MODEL_COLUMNS[1:])}); "
-            f"found: {', '.join(header)}"
+            f"found: {', '.join(header)[:200]}"
         )
     if LATENCY_COLUMN not in header:
         raise InputError(
-            f"{p}: line 1: missing column '{LATENCY_COLUMN}'; found: {', '.join(header)}"
+            f"{p}: line 1: missing column '{LATENCY_COLUMN}'; found: {', '.join(header)[:200]}"
         )
     lat_col = header.index(LATENCY_COLUMN)
     batch_col = header.index("batch") if "batch" in header else None
-    out: list[Measurement] = []
+    need = max(model_col, lat_col, -1 if batch_col is None else batch_col)
+    seen: dict[str, str] = {}  # each distinct reference, checked once, one string object
+    refs: list[str] = []
+    lat = array("d")
+    batches = array("q")
+    lines = array("q")
+    isfinite = math.isfinite
     for line, row in rows:
-        ref = _cell(p, line, header, row, model_col).strip()
-        if not ref:
-            raise InputError(f"{p}: line {line}: empty model reference")
-        if ref.startswith("|"):
-            ref = _arch(p, line, ref)
-        lat = _latency(p, line, LATENCY_COLUMN, _cell(p, line, header, row, lat_col))
-        batch = 1
-        if batch_col is not None:
-            text = _cell(p, line, header, row, batch_col).strip()
-            if text:
-                try:
-                    batch = int(text)
-                except ValueError:
-                    raise InputError(
-                        f"{p}: line {line}: column 'batch': {text!r} is not an integer"
-                    ) from None
-                if batch < 1:
-                    raise InputError(f"{p}: line {line}: column 'batch': must be >= 1")
-        out.append(Measurement(ref, lat, batch, line))
-    if not out:
+        if len(row) <= need:
+            for col in (model_col, lat_col, batch_col):
+                if col is not None:
+                    _cell(p, line, header, row, col)
+        text = row[model_col]
+        ref = seen.get(text)
+        if ref is None:
+            ref = text.strip()
+            if not ref:
+                raise InputError(f"{p}: line {line}: empty model reference")
+            if ref.startswith("|"):
+                ref = _arch(p, line, ref)
+            seen[text] = ref
+        try:
+            v = float(row[lat_col])
+        except ValueError:
+            v = math.nan
+        if not (isfinite(v) and v > 0):
+            v = _latency(p, line, LATENCY_COLUMN, row[lat_col])
+        refs.append(ref)
+        lat.append(v)
+        batches.append(1 if batch_col is None else _batch(p, line, row[batch_col]))
+        lines.append(line)
+    if not refs:
         raise InputError(f"{p}: no measurements (only a header)")
-    return out
+    return MeasurementColumns(
+        p,
+        refs,
+        np.frombuffer(lat, dtype=np.float64),
+        np.frombuffer(batches, dtype=np.int64),
+        np.frombuffer(lines, dtype=np.int64),
+    )
+
+
+def read_measurements(path: str | os.PathLike[str]) -> list[Measurement]:
+    """The long layout as one :class:`Measurement` per row (:func:`read_measurement_columns`)."""
+    return read_measurement_columns(path).measurements()
 
 
 def load_latency_table(
@@ -152,16 +199,17 @@ def load_latency_table(
     cols = [i for i, h in enumerate(header) if h not in skip]
     if not cols:
         raise InputError(f"{p}: line 1: no latency columns besides '{arch_column}'")
-    if rows is not None:
-        data = data[:rows]
     archs: list[str] = []
-    values = np.empty((len(data), len(cols)))
+    flat = array("d")
     lines: list[int] = []
-    for r, (line, row) in enumerate(data):
+    for line, row in data:
+        if rows is not None and len(archs) >= rows:
+            break
         archs.append(_arch(p, line, _cell(p, line, header, row, a)))
-        for j, c in enumerate(cols):
-            values[r, j] = _latency(p, line, header[c], _cell(p, line, header, row, c))
+        for c in cols:
+            flat.append(_latency(p, line, header[c], _cell(p, line, header, row, c)))
         lines.append(line)
+    values = np.frombuffer(flat, dtype=np.float64).reshape(len(archs), len(cols))
     return LatencyTable(p, archs, {header[c]: values[:, j] for j, c in enumerate(cols)}, lines)
 
 

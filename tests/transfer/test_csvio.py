@@ -76,7 +76,7 @@ def test_bad_batch_and_empty_file(tmp_path: Path) -> None:
         read_measurements(_write(tmp_path, ""))
     with pytest.raises(InputError, match="no measurements"):
         read_measurements(_write(tmp_path, "model,latency_ms\n"))
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="no such CSV file"):
         read_measurements(tmp_path / "absent.csv")
 
 
@@ -98,3 +98,40 @@ def test_wide_layout_errors(tmp_path: Path) -> None:
         load_latency_table(_write(tmp_path, "arch_str,dev_a\nnot-an-arch|,1\n"))
     with pytest.raises(InputError, match="missing column 'arch_str'"):
         load_latency_table(_write(tmp_path, "model,dev_a\nx,1\n"))
+
+
+def test_byte_order_mark_and_not_utf8_name_the_line(tmp_path: Path) -> None:
+    p = tmp_path / "excel.csv"
+    p.write_bytes(b"\xef\xbb\xbfmodel,latency_ms\n" + f"{ARCH},2.5\n".encode())
+    assert [m.latency_ms for m in read_measurements(p)] == [2.5]
+    p.write_bytes(b"model,latency_ms\n" + f"{ARCH},2.5\n".encode() + b"caf\xe9,1\n")
+    with pytest.raises(InputError) as exc:
+        read_measurements(p)
+    assert "line 3, byte 4: not UTF-8" in _one_line(exc)
+
+
+def test_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "lat.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="is a FIFO"):
+        read_measurements(fifo)
+
+
+def test_many_rows_of_few_networks_share_their_reference_strings(tmp_path: Path) -> None:
+    from estimator.transfer import read_measurement_columns
+
+    p = _write(tmp_path, "model,latency_ms,batch\n" + f"{ARCH},1.5,2\n{ARCH2},3,\n" * 5000)
+    cols = read_measurement_columns(p)
+    assert len(cols) == 10_000 and len({id(r) for r in cols.refs}) == 2
+    assert cols.latency_ms[:2].tolist() == [1.5, 3.0] and cols.batch[:2].tolist() == [2, 1]
+    assert cols.line[-1] == 10_001
+
+
+def test_a_fit_refuses_more_rows_than_it_can_use_unless_sampled() -> None:
+    from estimator.transfer.api import MAX_FIT_MEASUREMENTS, fit_from_latencies
+
+    n = MAX_FIT_MEASUREMENTS + 1
+    with pytest.raises(InputError, match=f"{n} measurements; a fit uses at most"):
+        fit_from_latencies("h100", [ARCH] * n, [1.0] * n, runtime="pytorch-eager")
