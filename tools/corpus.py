@@ -270,6 +270,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             th,
             use_network_fit=not args.no_network_fit,
             kernel_model=not args.no_kernel_model,
+            breakdown=args.breakdown,
         )
         fams = sorted(set(fv.families))
         print(f"## {hw.id} threads={th}: leave one family out ({len(ds.models)} networks)")
@@ -290,6 +291,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             rows[fam or "all"] = {"estimator": m.to_dict(), "c_x_macs": b.to_dict()}
         print(f"overall: {format_metrics(fv.metrics())}")
         print(f"c x MACs: {format_metrics(fv.baseline_metrics())}")
+        if args.breakdown:
+            from estimator.calibration.breakdown import format_breakdown
+
+            print()
+            print(format_breakdown([fv.breakdown[f] for f in fams if f in fv.breakdown]))
         print(f"({time.perf_counter() - t0:.0f} s)")
         out["threads"][str(th)] = {
             "families": rows,
@@ -306,6 +312,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 for r, f, b in zip(fv.results, fv.families, fv.baseline_ms, strict=True)
             ],
         }
+        if args.breakdown:
+            out["threads"][str(th)]["breakdown"] = {
+                f: b.to_dict() for f, b in sorted(fv.breakdown.items())
+            }
     if args.json:
         from estimator.zoo.corpus.exporting import write_atomic
 
@@ -432,6 +442,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="kernel prices only: no whole-network category scales and gap",
     )
     sp.add_argument("--no-kernel-model", action="store_true", help="curves only")
+    sp.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="per family, its error by kernel category (predicted / profiled kernel time)",
+    )
     sp.add_argument("--json", help="also write the results here")
     sp.set_defaults(func=cmd_validate)
     for action in sub.choices.values():

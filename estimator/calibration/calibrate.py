@@ -276,11 +276,13 @@ def held_out_predictions(
     use_network_fit: bool = True,
     kernel_model: bool = True,
     progress: Callable[[WholeModel, float], None] | None = None,
+    on_refit: Callable[[Calibration, list[int]], None] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Per network: predicted total (s) and kernel variance (s^2) from a fit that leaves out the
     network's group: the kernels (``points`` of their attributions) and whole runs of every
     network sharing its ``groups`` label (None: each network is its own group). ``progress``
-    gets each network and its prediction as it is made."""
+    gets each network and its prediction as it is made; ``on_refit`` each refit and the indices
+    of the networks it predicts (for breakdowns of what it got wrong)."""
     labels = [m.name for m in models] if groups is None else list(groups)
     if len(labels) != len(models):
         raise InputError(f"{len(models)} networks but {len(labels)} group labels")
@@ -305,6 +307,8 @@ def held_out_predictions(
         # The calibrated profile already carries the gap in its overheads.
         pred = predict_totals([models[i].plan for i in held], hw, cal.profile, threads,
                               cal.kernel_model)  # fmt: skip
+        if on_refit is not None:
+            on_refit(cal, held)
         for k, i in enumerate(held):
             total[i] = float(pred.mean[k])
             kv[i] = float(pred.kernel_var[k])

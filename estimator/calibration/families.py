@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from estimator.calibration.attribute import KernelPoint
-from estimator.calibration.calibrate import WholeModel
+from estimator.calibration.breakdown import FamilyBreakdown, add_refit
+from estimator.calibration.calibrate import Calibration, WholeModel
 from estimator.calibration.collect import ZOO_PREFIX, models_dir
 from estimator.calibration.dataset import CORPUS_PREFIX
 from estimator.calibration.fit import FitOptions
@@ -78,6 +79,8 @@ class FamilyValidation:
     families: list[str]
     #: ``c x MACs`` baseline predictions (ms), fitted without each network's family.
     baseline_ms: list[float]
+    #: Per family: its error by kernel category (empty unless asked for).
+    breakdown: dict[str, FamilyBreakdown] = field(default_factory=dict)
 
     def metrics(self, family: str | None = None) -> Metrics:
         return metrics([r for r, f in self._pairs() if family in (None, f)])
@@ -120,9 +123,16 @@ def validate_families(
     use_network_fit: bool = True,
     kernel_model: bool = True,
     progress: Callable[[str], None] | None = None,
+    breakdown: bool = False,
 ) -> FamilyValidation:
-    """Leave-one-family-out predictions of every network in ``models`` and the baseline."""
+    """Leave-one-family-out predictions of every network in ``models`` and the baseline;
+    ``breakdown``: also each family's error by kernel category (:mod:`breakdown`)."""
     fams = [family_of(m.name) for m in models]
+    rows: dict[str, FamilyBreakdown] = {}
+
+    def on_refit(cal: Calibration, held: list[int]) -> None:
+        add_refit(rows, cal, held, models, fams, hw, threads)
+
     res = leave_one_group_out(
         sweep_points,
         models,
@@ -133,6 +143,7 @@ def validate_families(
         use_network_fit=use_network_fit,
         kernel_model=kernel_model,
         progress=progress,
+        on_refit=on_refit if breakdown else None,
     )
     base = macs_baseline(macs, [m.measured * 1e3 for m in models], fams)
-    return FamilyValidation(threads, res, fams, base)
+    return FamilyValidation(threads, res, fams, base, rows)

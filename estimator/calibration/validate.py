@@ -17,6 +17,7 @@ from scipy import stats as sps
 
 from estimator.calibration.attribute import KernelPoint
 from estimator.calibration.calibrate import (
+    Calibration,
     WholeModel,
     held_out_predictions,
     log_errors,
@@ -151,6 +152,7 @@ def leave_one_group_out(
     use_network_fit: bool = True,
     kernel_model: bool = True,
     progress: Callable[[str], None] | None = None,
+    on_refit: Callable[[Calibration, list[int]], None] | None = None,
 ) -> list[ModelResult]:
     """Predict each model from a calibration that excludes its whole group (e.g. its family of
     architectures): none of the group's kernels or whole runs take part in the fit.
@@ -179,6 +181,7 @@ def leave_one_group_out(
         use_network_fit=use_network_fit,
         kernel_model=kernel_model,
         progress=report,
+        on_refit=on_refit,
     )
     r, rel = log_errors(models, total, kv)
     labels = np.asarray(list(groups))
