@@ -23,7 +23,8 @@ serve: $(STAMP)
 	$(VENV)/bin/estimate-server $(SERVE_ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 tests
+	$(PY) -m pytest -q -n 2 -m 'not serial' tests
+	$(PY) -m pytest -q -m serial tests
 
 bench: $(STAMP)
 	$(PY) -m pytest -q benchmarks --benchmark-enable --benchmark-only --benchmark-columns=min,median,mean,stddev,rounds

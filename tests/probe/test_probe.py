@@ -24,11 +24,14 @@ def _figures(m: MeasuredRoofline) -> dict[str, tuple[float, float]]:
     return out
 
 
-#: Two probes on a machine shared with other test workers see different loads: they must agree
-#: within their stated 95% ranges, or within this share of the figure where the load moved more.
+#: Two probes see the host's noise, not another test worker's load (the test is ``serial``: on a
+#: 2-vCPU guest whose vCPUs may be SMT siblings, a busy sibling cut the FMA figure by a third):
+#: they must agree within their stated 95% ranges, or within this share of the figure (the
+#: host's other guests still move a figure between probes).
 LOAD_SLACK = 0.25
 
 
+@pytest.mark.serial
 def test_host_entry_probes_an_unknown_machine_once_and_probes_agree(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
