@@ -56,6 +56,10 @@ FULL = Effort(9, 0.1, 3e8, 3, 2, 2048, 1.5, (4.0, 8.0), 300.0)
 
 #: Most timed GEMM runs of one figure.
 MAX_GEMM_RUNS = 200
+#: Warm-up of each GEMM before its timed runs: at least two runs and this many seconds, so a
+#: clock or vector-unit transition (AVX-512/AMX frequency licences, AMX state allocation on
+#: first use) happens before timing, not during the first probe's runs only.
+GEMM_WARMUP_S = 0.2
 #: Smallest working set per thread (KiB): below it loop overhead, not the cache, sets the rate.
 MIN_WS_KIB = 8.0
 #: Without known caches, the sweep spans this to 256 MiB and DRAM is its largest point.
@@ -168,9 +172,9 @@ def measure_gemms(
     cases: Sequence[tuple[str, int]], size: int, runs: int, min_seconds: float = 0.0
 ) -> dict[tuple[str, int], list[float]]:
     """GFLOP/s (int8: GOP/s) of the timed runs of :func:`gemm_model` per (dtype, threads) case,
-    after two warm-up runs each: in rounds over the cases (as the worker interleaves its
-    kernels), ``runs`` per case and more until each has ``min_seconds`` of timed runs (short
-    int8 runs scatter more).
+    after a warm-up of each (:data:`GEMM_WARMUP_S`): in rounds over the cases (as the worker
+    interleaves its kernels), ``runs`` per case and more until each has ``min_seconds`` of timed
+    runs (short int8 runs scatter more).
 
     At one thread onnxruntime computes on the calling thread, so a run is timed by that
     thread's CPU time (time other processes took the core left out, as in the worker); at more,
@@ -181,8 +185,10 @@ def measure_gemms(
     for dtype, threads in cases:
         model = gemm_model(dtype, size).SerializeToString()
         runner = OrtRunner(model, label=f"probe gemm {dtype}", threads=threads, batch=None)
-        for _ in range(2):
+        t0, n = time.perf_counter(), 0
+        while n < 2 or (time.perf_counter() - t0 < GEMM_WARMUP_S and n < MAX_GEMM_RUNS):
             runner.run()
+            n += 1
         runners[(dtype, threads)] = runner
     out: dict[tuple[str, int], list[float]] = {c: [] for c in runners}
     spent = dict.fromkeys(runners, 0.0)

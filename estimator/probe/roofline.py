@@ -11,7 +11,7 @@ from dataclasses import asdict
 import numpy as np
 
 from estimator.host import CpuTopology
-from estimator.probe.measure import RawProbe
+from estimator.probe.measure import GEMM_WARMUP_S, RawProbe
 from estimator.registry.models import (
     BandwidthCeiling,
     ComputeCeiling,
@@ -112,7 +112,8 @@ def compute_ceilings(raw: RawProbe) -> list[ComputeCeiling]:
                     f"onnxruntime {op} {n}x{n} @ {n}x{n} (constant weight), "
                     f"intra_op_num_threads={th}: 2*{n}^3 = {2 * n**3 / 1e9:.3g} G"
                     f"{'FLOP' if dtype == 'fp32' else 'OP'} per run; median of {len(runs)} runs "
-                    f"after 2 warm-up runs, in rounds over the GEMM cases, each timed by "
+                    f"after a warm-up of >= 2 runs and {GEMM_WARMUP_S:g} s, in rounds over "
+                    "the GEMM cases, each timed by "
                     f"{'the thread CPU time' if th == 1 else 'wall time'}"
                 ),
             )
