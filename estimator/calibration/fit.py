@@ -127,6 +127,18 @@ def _binned_init(x: Array, e: Array, knots: Array, fallback: float) -> Array:
     return out
 
 
+def _second_diff_matrix(nc: int, nm: int) -> Array:
+    """The penalty rows' matrix over x = (compute knots, memory knots, overhead): second
+    differences within each curve (none for a curve of two knots)."""
+    blocks = []
+    for start, n in ((0, nc), (nc, nm)):
+        for i in range(n - 2):
+            row = np.zeros(nc + nm + 1)
+            row[start + i : start + i + 3] = (1.0, -2.0, 1.0)
+            blocks.append(row)
+    return np.array(blocks).reshape(len(blocks), nc + nm + 1)
+
+
 def fit_category(
     category: KernelCategory, points: Sequence[KernelPoint], opts: FitOptions | None = None
 ) -> CategoryFit:
@@ -173,11 +185,28 @@ def fit_category(
         pen = o.smooth * np.concatenate([second_diff(x[:nc]), second_diff(x[nc : nc + nm])])
         return np.concatenate([np.log(t) - log_t, pen])
 
+    hc, hm = hat(d.lf, kc), hat(d.lb, km)
+    pen_rows = o.smooth * _second_diff_matrix(nc, nm)
+
+    def jac(x: Array) -> Array:
+        """d resid / d x, exactly: the curves are hat-weighted sums of exp(knot values), so
+        d log t / d u_j = -(binding term / t) * (weight of knot j) / (interpolated efficiency)."""
+        ec, em, ov = unpack(x)
+        ec_pt, em_pt = hc @ ec, hm @ em
+        tc = np.where(d.tc0 > 0, d.tc0 / ec_pt, 0.0)
+        tm = np.where(d.tm0 > 0, d.tm0 / em_pt, 0.0)
+        compute = tc > tm
+        t = np.where(compute, tc, tm) + ov
+        gc = np.where(compute, -tc / (t * ec_pt), 0.0)
+        gm = np.where(compute, 0.0, -tm / (t * em_pt))
+        rows = np.hstack([hc * ec * gc[:, None], hm * em * gm[:, None], (1.0 / (t * _US))[:, None]])
+        return np.vstack([rows, pen_rows])
+
     lb = np.concatenate([np.full(nc + nm, lo_u), [0.0]])
     ub = np.concatenate([np.zeros(nc + nm), [o_max * _US]])
     x0 = np.clip(x0, lb, ub)
     sol = optimize.least_squares(
-        resid, x0, bounds=(lb, ub), loss="soft_l1", f_scale=o.f_scale, x_scale="jac"
+        resid, x0, jac=jac, bounds=(lb, ub), loss="soft_l1", f_scale=o.f_scale, x_scale="jac"
     )
     ec, em, ov = unpack(sol.x)
     t_pred, bound = predict(d, kc, ec, km, em, ov)

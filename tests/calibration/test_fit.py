@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -109,3 +111,29 @@ def test_categories_with_too_few_points_are_left_out() -> None:
     ]
     fits = fit_all(pts + few, FitOptions(min_points=3))
     assert set(fits) == {KernelCategory.GEMM}
+
+
+def test_the_fits_jacobian_is_the_residuals_derivative(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The analytic Jacobian given to least_squares equals central differences of the residuals
+    at points around the start (a wrong Jacobian would still converge somewhere, silently)."""
+    from scipy import optimize
+
+    from estimator.calibration import fit as fit_module
+
+    real = optimize.least_squares
+    checked = []
+
+    def spy(fun: Any, x0: Any, jac: Any = None, **kw: Any) -> Any:
+        rng = np.random.default_rng(0)
+        lo, hi = kw["bounds"]
+        for _ in range(3):
+            x = np.clip(x0 + rng.normal(0.0, 0.05, x0.size), lo, hi)
+            step = np.eye(x.size) * 1e-7
+            num = np.array([(fun(x + e) - fun(x - e)) / 2e-7 for e in step]).T
+            an = jac(x)
+            checked.append(float(np.abs(num - an).max() / np.abs(an).max()))
+        return real(fun, x0, jac=jac, **kw)
+
+    monkeypatch.setattr(fit_module.optimize, "least_squares", spy)
+    fit_module.fit_category(KernelCategory.GEMM, synthetic(120, noise=0.05, seed=3))
+    assert checked and max(checked) < 1e-5, checked
