@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEMO_MODEL := examples/tiny_convnet.onnx
 
-.PHONY: venv demo test bench lint format clean serve
+.PHONY: venv demo test bench lint format clean serve chromium
 
 venv: $(STAMP)
 
@@ -22,7 +22,15 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(VENV)/bin/estimate-server $(SERVE_ARGS)
 
-test: $(STAMP)
+# Debian's chromium for the page's browser tests (tests/service/test_page.py), installed where it
+# can be (root and apt-get); elsewhere this step says so and those tests skip with the same reason
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo 'chromium not installed: the browser tests in tests/service/test_page.py will skip'
+
+test: $(STAMP) chromium
 	$(PY) -m pytest -q -n 2 -m 'not serial' tests
 	$(PY) -m pytest -q -m serial tests
 

@@ -23,7 +23,7 @@ from estimator.analysis import analyze_graph
 from estimator.errors import InputError, RegistryError
 from estimator.estimate import estimate, estimate_many
 from estimator.ir.graph import Graph
-from estimator.service import errors
+from estimator.service import errors, page
 from estimator.service.auth import require_token
 from estimator.service.bodies import Upload, json_body, media_type, model_body, validated
 from estimator.service.calibrations import fit_latencies
@@ -174,6 +174,8 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
             'estimator\'s public API over HTTP. Errors are {"error": {"code", "message"}}.'
         ),
         lifespan=lifespan,
+        docs_url=None,  # page.install serves /docs with local assets
+        redoc_url=None,
     )
     app.state.service = svc
     errors.install(app)
@@ -188,6 +190,7 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=svc.config.max_upload_bytes)
     app.add_middleware(MetricsMiddleware, metrics=svc.metrics)
     _routes(app, svc)
+    page.install(app, app.title)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -205,12 +208,6 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
 
 def _routes(app: FastAPI, svc: Service) -> None:
     run = svc.runner.run
-
-    @app.get("/", include_in_schema=False)
-    async def index() -> JSONResponse:
-        return JSONResponse(
-            {"service": "roofline-estimator", "version": estimator.__version__, "docs": "/docs"}
-        )
 
     @app.get("/healthz", summary="Liveness: the process answers")
     async def healthz() -> JSONResponse:
