@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -210,23 +210,62 @@ def measure_gemms(
     return out
 
 
+def measure_torch_gemms(
+    threads: Sequence[int], size: int, runs: int, min_seconds: float = 0.0
+) -> dict[int, list[float]]:
+    """GFLOP/s of the timed runs of a bf16 ``size``^3 matrix product in torch (oneDNN's bf16
+    kernels: AVX512-BF16 or AMX where present; onnxruntime's CPU provider has no bf16 MatMul),
+    per thread count, after the same warm-up as :func:`measure_gemms`. Timed like it: thread
+    CPU time at one thread (torch computes on the calling thread), wall time at more."""
+    import torch
+
+    before = torch.get_num_threads()
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=gen).to(torch.bfloat16)
+    b = torch.randn(size, size, generator=gen).to(torch.bfloat16)
+    out: dict[int, list[float]] = {}
+    try:
+        with torch.inference_mode():
+            for th in threads:
+                torch.set_num_threads(th)
+                t0, n = time.perf_counter(), 0
+                while n < 2 or (time.perf_counter() - t0 < GEMM_WARMUP_S and n < MAX_GEMM_RUNS):
+                    torch.mm(a, b)
+                    n += 1
+                clock = time.thread_time if th == 1 else time.perf_counter
+                rates: list[float] = []
+                spent = 0.0
+                while len(rates) < runs or (spent < min_seconds and len(rates) < MAX_GEMM_RUNS):
+                    c0 = clock()
+                    torch.mm(a, b)
+                    took = max(clock() - c0, 1e-9)
+                    spent += took
+                    rates.append(2.0 * size**3 / took / 1e9)
+                out[th] = rates
+    finally:
+        torch.set_num_threads(before)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class RawProbe:
     """Every run's rate, before statistics."""
 
     worker: dict[str, Any]
     effort: Effort
-    #: (dtype, threads) -> GFLOP/s of each GEMM run.
+    #: (dtype, threads) -> GFLOP/s of each onnxruntime GEMM run.
     gemm: dict[tuple[str, int], list[float]]
     gemm_size: int
     sweep_plan: dict[int, list[float]]
     ranges: dict[int, dict[str, tuple[float, float]]]
     notes: list[str]
+    #: threads -> GFLOP/s of each torch bf16 GEMM run (where the CPU has bf16 dot products).
+    bf16_gemm: dict[int, list[float]] = field(default_factory=dict)
 
 
 def gemm_dtypes(topo: CpuTopology) -> list[str]:
-    """fp32 always; int8 where the flags name an int8 dot-product unit (bf16 has no
-    onnxruntime CPU kernel to time; :func:`measure` notes it)."""
+    """onnxruntime GEMMs: fp32 always; int8 where the flags name an int8 dot-product unit
+    (bf16 has no onnxruntime CPU kernel: :func:`measure_torch_gemms` times it)."""
     return ["fp32", *(["int8"] if "int8" in topo.dot_products else [])]
 
 
@@ -262,10 +301,9 @@ def measure(
         names = ", ".join(f"{d} at threads={t}" for d, t in cases)
         progress(f"probe: onnxruntime GEMM {effort.gemm_size}^3, {names}")
     gemm = measure_gemms(cases, effort.gemm_size, effort.runs, effort.gemm_seconds)
+    bf16: dict[int, list[float]] = {}
     if "bf16" in topo.dot_products:
-        flags = ", ".join(topo.dot_products["bf16"])
-        notes.append(
-            f"bf16 units present ({flags}) but not measured: onnxruntime's CPU provider has no "
-            "bf16 MatMul kernel and numba no bf16 type, so no bf16 peak is listed"
-        )
-    return RawProbe(worker, effort, gemm, effort.gemm_size, plan, ranges, notes)
+        if progress:
+            progress(f"probe: torch bf16 GEMM {effort.gemm_size}^3 at threads {list(threads)}")
+        bf16 = measure_torch_gemms(threads, effort.gemm_size, effort.runs, effort.gemm_seconds)
+    return RawProbe(worker, effort, gemm, effort.gemm_size, plan, ranges, notes, bf16)

@@ -118,6 +118,25 @@ def compute_ceilings(raw: RawProbe) -> list[ComputeCeiling]:
                 ),
             )
         )
+    for th, runs in raw.bf16_gemm.items():
+        mid, u = summarize(runs)
+        n = raw.gemm_size
+        out.append(
+            ComputeCeiling(
+                dtype="bf16",
+                threads=th,
+                method="torch_gemm",
+                gflops=round(mid, 2),
+                u95_gflops=round(u, 2),
+                runs=len(runs),
+                derivation=(
+                    f"torch.mm of two bf16 {n}x{n} matrices (oneDNN), torch.set_num_threads"
+                    f"({th}): 2*{n}^3 = {2 * n**3 / 1e9:.3g} GFLOP per run; median of "
+                    f"{len(runs)} runs after a warm-up of >= 2 runs and {GEMM_WARMUP_S:g} s, "
+                    f"each timed by {'the thread CPU time' if th == 1 else 'wall time'}"
+                ),
+            )
+        )
     return out
 
 

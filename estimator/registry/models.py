@@ -104,12 +104,14 @@ class ComputeCeiling(_Frozen):
 
     ``register_fma``: independent FMA chains held in vector registers (the core's FMA
     throughput at the clock it holds under that load); ``onnxruntime_gemm``: a large MatMul
-    (fp32) or MatMulInteger (int8, ops counted as FLOPs) through onnxruntime's CPU kernels.
+    (fp32) or MatMulInteger (int8, ops counted as FLOPs) through onnxruntime's CPU kernels;
+    ``torch_gemm``: a large bf16 matrix product through torch (oneDNN), where onnxruntime has no
+    kernel for the dtype.
     """
 
     dtype: str
     threads: int = Field(ge=1)
-    method: Literal["register_fma", "onnxruntime_gemm"]
+    method: Literal["register_fma", "onnxruntime_gemm", "torch_gemm"]
     gflops: float = Field(gt=0)
     #: Half-width of the 95% interval of the figure over the probe's repeats (same units).
     u95_gflops: float = Field(ge=0)

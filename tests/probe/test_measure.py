@@ -51,3 +51,14 @@ def test_int8_gemm_only_with_a_dot_product_unit() -> None:
     assert gemm_dtypes(INTEL) == ["fp32", "int8"]  # avx512_vnni
     amd = read_topology(HOSTS / "amd-epyc-milan-8vcpu-smt", lscpu=None)
     assert gemm_dtypes(amd) == ["fp32"]
+
+
+def test_torch_bf16_gemm_times_every_thread_count_and_restores_torch_threads() -> None:
+    import torch
+
+    from estimator.probe.measure import measure_torch_gemms
+
+    before = torch.get_num_threads()
+    got = measure_torch_gemms([1, 2], 128, runs=3)
+    assert set(got) == {1, 2} and all(len(v) >= 3 and min(v) > 0 for v in got.values())
+    assert torch.get_num_threads() == before

@@ -64,3 +64,12 @@ def test_compute_ceilings_keep_both_methods() -> None:
         ("onnxruntime_gemm", "fp32", 1): (165.0, 3),
     }
     assert "1024x1024" in rows[1].derivation and "fma_192" in rows[0].derivation
+
+
+def test_bf16_torch_gemm_runs_become_a_bf16_ceiling() -> None:
+    from dataclasses import replace
+
+    raw = replace(_raw([]), bf16_gemm={1: [300.0, 320.0, 310.0]})
+    rows = {(c.method, c.dtype, c.threads): c for c in compute_ceilings(raw)}
+    bf16 = rows[("torch_gemm", "bf16", 1)]
+    assert (bf16.gflops, bf16.runs) == (310.0, 3) and "torch.mm" in bf16.derivation
