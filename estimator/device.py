@@ -10,6 +10,7 @@ device on its own or packs it differently.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -111,9 +112,13 @@ def device_context(
     device = load_hardware(hw, registry)
     rules = load_rules(runtime or _usual_runtime(device))
     key = dtype_key(dtype)
-    n = device.cores if threads is None else threads
-    if n < 1:
-        raise InputError(f"threads must be >= 1, got {threads}")
+    # an int, not 2.5, nan or inf: those slipped through ``< 1`` and priced a thread count
+    # that no runtime runs (or failed later naming the wrong problem)
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1
+    ):
+        raise InputError(f"threads must be an integer >= 1, got {threads!r}")
+    n = device.cores if threads is None else int(threads)
     if profile is None:
         prof = load_profile(device, rules.runtime, key, n, registry)
     else:

@@ -10,6 +10,7 @@ device or thread count costs only the engine call (NAS loops, sweeps).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 
 #: Version of the JSON document ``Estimate.to_dict()`` produces.
 SCHEMA_VERSION = 1
+#: Largest batch a caller may ask for: the CLI's integer limit (``cli.common.MAX_INT_ARG``).
+MAX_BATCH = 2**31 - 1
 _S_TO_MS = 1e3
 
 #: Effects no estimate includes; every report lists them.
@@ -191,6 +194,14 @@ def prepare(
     layout (``DeviceContext.nchwc_block``), whose reorders become kernels. The cache is keyed by
     the Graph's identity: a Graph mutated in place after an estimate needs :func:`clear_caches`.
     """
+    if batch is not None and (
+        isinstance(batch, bool)
+        or not isinstance(batch, numbers.Integral)
+        or not 1 <= batch <= MAX_BATCH
+    ):
+        # 0 read as "no batch" and 10**30 gave a 4e29 ms estimate with no error
+        raise InputError(f"batch must be an integer in 1..{MAX_BATCH}, got {batch!r}")
+    batch = None if batch is None else int(batch)
     canon = load_rules(runtime).runtime
     if isinstance(model, Prepared):
         if model.plan.runtime == canon and model.plan.nchwc_block == nchwc_block:

@@ -216,3 +216,42 @@ def test_a_devices_own_elementary_work_replaces_the_runtime_table(tmp_path: Path
     assert own.latency_ms > default.latency_ms
     write({"Tanh": 40.0})  # no Erf entry: not compute-bound on this device
     assert run().kernels[0].work is None
+
+
+NB201_ARCH = (
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+)
+
+
+@pytest.mark.parametrize("batch", [0, -1, 2.5, float("nan"), float("inf"), True, 10**30])
+def test_prepare_refuses_a_batch_that_is_not_a_sane_integer(batch: object) -> None:
+    """0 was read as no batch and 10**30 gave a 4e29 ms estimate (issue 15)."""
+    with pytest.raises(InputError, match="batch must be an integer"):
+        prepare(NB201_ARCH, batch=batch)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("threads", [0, 2.5, float("nan"), float("inf"), True])
+def test_estimate_many_refuses_a_thread_count_that_is_not_an_integer(threads: object) -> None:
+    """nan failed naming a missing peak, inf and 2.5 were priced (issue 15)."""
+    with pytest.raises(InputError, match="threads must be an integer"):
+        estimate_many([NB201_ARCH], "i7-12700K", threads=threads)  # type: ignore[arg-type]
+    assert estimate_many([NB201_ARCH], "i7-12700K", threads=np.int64(2)).latency_ms[0] > 0
+
+
+def test_a_graph_of_views_only_estimates_to_zero(tmp_path: Path) -> None:
+    """No kernel at all (a lone Reshape) gave a traceback in the engine (issue 15)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    node = helper.make_node("Reshape", ["x", "s"], ["y"], name="reshape0")
+    g = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(np.array([1, -1], np.int64), "s")],
+    )
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 9
+    onnx.save(m, tmp_path / "r.onnx")
+    assert estimate(str(tmp_path / "r.onnx"), "i7-12700K").latency_ms == 0.0

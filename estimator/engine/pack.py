@@ -66,7 +66,10 @@ class KernelArrays:
             lb = np.where(b > 0, np.log10(np.where(b > 0, b, 1.0)), 0.0)
         feats = None
         if features is not None:
-            feats = np.ascontiguousarray(features, dtype=np.float64).reshape(f.shape[0], -1)
+            feats = np.ascontiguousarray(features, dtype=np.float64)
+            # a plan without kernels (a graph of views only) has zero rows: -1 cannot be inferred
+            cols = feats.shape[-1] if feats.ndim == 2 else (0 if f.shape[0] == 0 else -1)
+            feats = feats.reshape(f.shape[0], cols)
             feats.setflags(write=False)
         out = cls(
             f,

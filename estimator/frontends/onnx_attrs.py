@@ -211,6 +211,14 @@ def _conv(attrs: dict[str, Any], ctx: NodeContext) -> None:
 
 def _pool(attrs: dict[str, Any], ctx: NodeContext) -> None:
     _spatial_defaults(attrs, ctx, weight_kernel=False)
+    k, pads = attrs["kernel_shape"], attrs["pads"]
+    # onnxruntime and PyTorch refuse a pool window that can lie wholly in the padding
+    for i, p in enumerate(pads):
+        if k and int(p) >= int(k[i % len(k)]):
+            raise ValueError(
+                f"pads {list(pads)}: {p} on spatial axis {i % len(k)} is not smaller than "
+                f"kernel_shape {list(k)}"
+            )
     attrs["ceil_mode"] = int(attrs.get("ceil_mode", 0))
     attrs["count_include_pad"] = int(attrs.get("count_include_pad", 0))
 
@@ -300,11 +308,41 @@ def _transpose(attrs: dict[str, Any], ctx: NodeContext) -> None:
         attrs["perm"] = tuple(int(p) for p in attrs["perm"])
 
 
+_RESIZE_MODES = ("nearest", "linear", "cubic")
+_RESIZE_COORDS = (
+    "half_pixel",
+    "half_pixel_symmetric",
+    "pytorch_half_pixel",
+    "align_corners",
+    "asymmetric",
+    "tf_half_pixel_for_nn",
+    "tf_crop_and_resize",
+)
+
+
 def _resize(attrs: dict[str, Any], ctx: NodeContext) -> None:
+    """Modes and scales the spec forbids are refused: a scale of 0 would be costed as an empty
+    output, an unknown mode as whatever the cost rule assumes for nearest."""
     attrs["mode"] = str(attrs.get("mode", "nearest"))
     attrs["coordinate_transformation_mode"] = str(
         attrs.get("coordinate_transformation_mode", "half_pixel")
     )
+    if attrs["mode"] not in _RESIZE_MODES:
+        raise ValueError(f"mode {attrs['mode']!r} is not one of {', '.join(_RESIZE_MODES)}")
+    ctm = attrs["coordinate_transformation_mode"]
+    if ctm not in _RESIZE_COORDS:
+        raise ValueError(
+            f"coordinate_transformation_mode {ctm!r} is not one of {', '.join(_RESIZE_COORDS)}"
+        )
+    first = 1 if ctx.op_type == "Upsample" else 2  # Upsample(X, scales), Resize(X, roi, scales)
+    scales = ctx.in_value(first)
+    if scales is not None and scales.size:
+        vals = np.asarray(scales, dtype=np.float64).reshape(-1)
+        if not np.all(np.isfinite(vals)) or np.any(vals <= 0):
+            raise ValueError(f"scales {vals.tolist()} must be finite and > 0")
+    sizes = ctx.in_value(3) if ctx.op_type == "Resize" else None
+    if sizes is not None and sizes.size and np.any(np.asarray(sizes).reshape(-1) <= 0):
+        raise ValueError(f"sizes {np.asarray(sizes).reshape(-1).tolist()} must be > 0")
 
 
 def _cast(attrs: dict[str, Any], ctx: NodeContext) -> None:
@@ -313,6 +351,9 @@ def _cast(attrs: dict[str, Any], ctx: NodeContext) -> None:
 
 def _gelu(attrs: dict[str, Any], ctx: NodeContext) -> None:
     attrs["approximate"] = str(attrs.get("approximate", "none"))
+
+
+_RNN_GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 
 
 def _rnn(attrs: dict[str, Any], ctx: NodeContext) -> None:
@@ -324,6 +365,28 @@ def _rnn(attrs: dict[str, Any], ctx: NodeContext) -> None:
             attrs["hidden_size"] = int(r[-1])
     else:
         attrs["hidden_size"] = int(attrs["hidden_size"])
+    _check_rnn_weights(attrs, ctx)
+
+
+def _check_rnn_weights(attrs: dict[str, Any], ctx: NodeContext) -> None:
+    """W [dirs, G*hidden, input] and R [dirs, G*hidden, hidden] must fit X and hidden_size, as
+    the runtime checks them: otherwise the cost rule counts a recurrence of the wrong size."""
+    hidden = attrs.get("hidden_size")
+    if hidden is not None and hidden < 1:
+        raise ValueError(f"hidden_size {hidden} must be >= 1")
+    gates = _RNN_GATES.get(ctx.op_type, 1)
+    x, w, r = ctx.in_shape(0), ctx.in_shape(1), ctx.in_shape(2)
+    if hidden is None:
+        return
+    for name, shape, last in (("W", w, None if x is None else x[-1]), ("R", r, hidden)):
+        if shape is None:
+            continue
+        if len(shape) != 3 or shape[1] != gates * hidden or (last is not None and shape[2] != last):
+            want = f"[dirs, {gates * hidden}, {'input_size' if last is None else last}]"
+            raise ValueError(
+                f"{name} of shape {list(shape)} does not fit hidden_size {hidden} and the "
+                f"input (want {want})"
+            )
 
 
 def _squeeze(attrs: dict[str, Any], ctx: NodeContext) -> None:

@@ -122,7 +122,14 @@ def _constant_of_shape(x: list[np.ndarray], a: dict[str, Any], opset: int) -> li
     return [np.full(tuple(int(d) for d in x[0].reshape(-1)), fill.reshape(-1)[0], fill.dtype)]
 
 
+class InvalidOperand(ValueError):
+    """A constant operand the op's definition forbids (Range's delta of 0): the loader names
+    the node instead of falling back to shape inference, which sizes such an output as empty."""
+
+
 def _range(x: list[np.ndarray], a: dict[str, Any], opset: int) -> list[np.ndarray]:
+    if x[2].size != 1 or x[2].item() == 0:
+        raise InvalidOperand(f"delta {x[2].reshape(-1).tolist()} must be one non-zero number")
     return [np.arange(x[0].item(), x[1].item(), x[2].item(), dtype=x[0].dtype)]
 
 

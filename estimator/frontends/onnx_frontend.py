@@ -28,6 +28,7 @@ from estimator.frontends.onnx_fold import (
     CONTROL_FLOW,
     KEEP_ON_CONSTANTS,
     NONDETERMINISTIC,
+    InvalidOperand,
     evaluate,
 )
 from estimator.frontends.onnx_shapes import ShapeInferenceFailed, infer_node
@@ -42,6 +43,11 @@ MAX_OPSET = 21
 #: Largest constant (elements) decoded or computed at load time. Shape operands are tiny; bigger
 #: constants (weights, attention masks) keep only their shape, which is all the cost model needs.
 _MAX_FOLD_ELEMENTS = 1 << 16
+
+#: Largest tensor (bytes) a node may read or write: 1 PiB, beyond any one device's memory. A
+#: graph that needs more (a Range to 2^62, a ConstantOfShape of 2^80 elements) cannot run
+#: anywhere, and costing it as given would print an absurd estimate with exit 0.
+MAX_TENSOR_BYTES = 1 << 50
 
 Shape = tuple[int, ...]
 
@@ -470,6 +476,11 @@ class _Builder:
         if arrays is not None:
             try:
                 results = evaluate(node, arrays, self.opset)
+            except InvalidOperand as exc:
+                raise ModelLoadError(
+                    f"{self.label}: node {node.name or node.op_type!r} ({node.op_type}) has an "
+                    f"invalid operand ({exc})"
+                ) from exc
             except Exception:  # evaluators raise anything; shapes from inference still hold
                 results = None
         if results is not None and len(results) >= len(outs):
@@ -579,6 +590,13 @@ class _Builder:
             out_shapes.append(shape)
         self._check_reshape(node, ins, out_shapes)
         ir_inputs = tuple(self.values[i].ir(i) for i in node.input if i)
+        for t in (*ir_inputs, *outs):
+            if t.nbytes > MAX_TENSOR_BYTES:
+                raise ModelLoadError(
+                    f"{self.label}: node {node.name or node.op_type!r} ({node.op_type}): tensor "
+                    f"{t.name!r} of shape {_dims(t.shape)} would hold {t.nbytes:.3g} bytes, more "
+                    f"than any device's memory ({MAX_TENSOR_BYTES:.3g})"
+                )
         ctx = NodeContext(
             op_type=node.op_type,
             opset=self.opset,

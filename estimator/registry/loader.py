@@ -101,7 +101,8 @@ def registry_roots(registry: RegistryArg = None) -> list[Path]:
     roots = _explicit_roots(registry)
     for r in roots:
         if not r.is_dir():
-            raise RegistryError(f"registry folder '{r}' does not exist")
+            what = "is not a folder" if r.exists() else "does not exist"
+            raise RegistryError(f"registry folder '{r}' {what}")
     data = user_data_registry()
     if data.is_dir() and data not in roots:
         roots.append(data)
