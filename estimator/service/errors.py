@@ -52,7 +52,9 @@ class ServiceError(Exception):
 
 
 def error_body(code: str, message: str) -> bytes:
-    return json.dumps({"error": {"code": code, "message": message}}).encode()
+    """The one error shape; the message made one line here, whatever built it (a message may
+    quote what the client sent, newlines included)."""
+    return json.dumps({"error": {"code": code, "message": one_line(message)}}).encode()
 
 
 def error_response(

@@ -16,6 +16,13 @@ Dtype = Annotated[str, StringConstraints(pattern=r"^(fp32|fp16|bf16|int8)$")]
 Semantics = Annotated[str, StringConstraints(pattern=r"^(reference|pruned)$")]
 
 
+#: A NAS-Bench-201 cell, the example of the batch schema (/docs, and schemathesis's valid case).
+_ARCH_EXAMPLE = (
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
+    "skip_connect~2|"
+)
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -41,7 +48,9 @@ class ModelRef(_Request):
     config (exactly one)."""
 
     model: Name | None = Field(
-        None, description="zoo model name (resnet50, ...) or NAS-Bench-201 arch string"
+        None,
+        description="zoo model name (resnet50, ...) or NAS-Bench-201 arch string",
+        examples=["squeezenet1_1"],
     )
     model_id: Name | None = Field(
         None, description="id of a model uploaded before (the X-Model-Id response header)"
@@ -52,7 +61,9 @@ class ModelRef(_Request):
 class EstimateRequest(ModelRef, Settings):
     """``POST /v1/estimate`` as JSON."""
 
-    hw: Name | None = Field(None, description="device id (see GET /v1/hardware)")
+    hw: Name | None = Field(
+        None, description="device id (see GET /v1/hardware)", examples=["i7-12700K"]
+    )
     devices: list[Name] | None = Field(None, description="several devices, side by side")
     prompt: int | None = Field(None, ge=1, le=1 << 20, description="decoder: prompt tokens")
     generate: int | None = Field(None, ge=0, le=1 << 20, description="decoder: new tokens")
@@ -66,11 +77,15 @@ class CostRequest(ModelRef, Settings):
 class BatchRequest(Settings):
     """``POST /v1/estimate/batch``: many models x devices, totals only."""
 
-    archs: list[str] = Field(default_factory=list, description="NAS-Bench-201 arch strings")
+    archs: list[str] = Field(
+        default_factory=list,
+        description="NAS-Bench-201 arch strings",
+        examples=[[_ARCH_EXAMPLE]],
+    )
     models: list[Name] = Field(
         default_factory=list, description="zoo model names or ids of uploaded models"
     )
-    devices: list[Name] = Field(min_length=1, description="device ids")
+    devices: list[Name] = Field(min_length=1, description="device ids", examples=[["i7-12700K"]])
 
 
 class Measurement(_Request):
