@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEMO_MODEL := examples/tiny_convnet.onnx
 
-.PHONY: venv demo test bench lint format clean serve chromium
+.PHONY: venv demo test fuzz bench lint format clean serve chromium
 
 venv: $(STAMP)
 
@@ -33,6 +33,14 @@ chromium:
 test: $(STAMP) chromium
 	$(PY) -m pytest -q -n 2 -m 'not serial' tests
 	$(PY) -m pytest -q -m serial tests
+
+# the long fuzz run of issue 15 (docs/fuzz.md): FUZZ_EXAMPLES cases spread over the property
+# tests of tests/fuzz/ (make test runs the same tests bounded, ~1,250 cases); figures -> FUZZ_REPORT
+FUZZ_EXAMPLES ?= 10000
+FUZZ_REPORT ?= out/fuzz-report.json
+fuzz: $(STAMP)
+	mkdir -p $(dir $(FUZZ_REPORT))
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_REPORT=$(FUZZ_REPORT) $(PY) -m pytest -q tests/fuzz
 
 bench: $(STAMP)
 	$(PY) -m pytest -q benchmarks --benchmark-enable --benchmark-only --benchmark-columns=min,median,mean,stddev,rounds
