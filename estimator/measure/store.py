@@ -204,11 +204,24 @@ def default_db_path() -> Path:
     return Path(cache) / "roofline-estimator" / "results.sqlite"
 
 
+def _ours(folder: Path) -> bool:
+    """The per-user store folder (``~/.cache/roofline-estimator``), which the docs' ``--db``
+    paths live in and which a fresh machine does not have yet."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return os.path.abspath(folder) == os.path.abspath(Path(cache) / "roofline-estimator")
+
+
 class ResultsStore:
     """Append-only store of measured runs; open one per process (connections are not shared)."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_db_path()
+        if path is not None and not self.path.parent.is_dir() and not _ours(self.path.parent):
+            # only the per-user store folder is created: a typo in --db made folders anywhere
+            raise InputError(
+                f"{self.path}: cannot open results store: folder {self.path.parent} does not "
+                "exist (create it first)"
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(

@@ -613,6 +613,42 @@ def _cached_prior(
 # --------------------------------------------------------------------------- saving
 
 
+#: Backups (``*.bak-<stamp>``) kept per registry file after a write; ``ESTIMATOR_KEEP_BACKUPS``
+#: overrides (0 keeps none). Every calibration wrote one and none was ever removed.
+DEFAULT_KEEP_BACKUPS = 10
+
+
+def keep_backups() -> int:
+    """How many backups of a registry file survive a write (``ESTIMATOR_KEEP_BACKUPS``)."""
+    text = os.environ.get("ESTIMATOR_KEEP_BACKUPS", "").strip()
+    if not text:
+        return DEFAULT_KEEP_BACKUPS
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise RegistryError(f"ESTIMATOR_KEEP_BACKUPS={text!r}: expected an integer >= 0")
+    return n
+
+
+def prune_backups(target: Path, keep: int | None = None) -> list[Path]:
+    """Remove all but the newest ``keep`` backups of ``target``; returns what was removed.
+    The stamp in the name sorts by time (``%Y%m%dT%H%M%S%fZ``)."""
+    n = keep_backups() if keep is None else keep
+    backups = sorted(target.parent.glob(f"{glob_escape(target.name)}.bak-*"))
+    old = backups[: max(0, len(backups) - n)]
+    for b in old:
+        with contextlib.suppress(FileNotFoundError):
+            b.unlink()
+    return old
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob's special characters taken literally."""
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
 def _utc_stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
@@ -690,6 +726,7 @@ def save_profiles(
         if backup is not None and backup.exists() and target.is_file():
             backup.unlink()
         raise
+    prune_backups(target)
     return target
 
 
@@ -712,6 +749,7 @@ def save_hardware(hw: Hardware, root: str | os.PathLike[str], *, force: bool = F
             raise RegistryError(f"{target}: already exists; pass --force to replace it")
         shutil.copy2(target, folder / f"{HARDWARE_FILE}.bak-{_utc_stamp()}")
         write_atomic(target, text)
+        prune_backups(target)
         return target
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{hw.id}.", dir=folder.parent))
@@ -727,7 +765,31 @@ def save_hardware(hw: Hardware, root: str | os.PathLike[str], *, force: bool = F
 
 def write_atomic(target: Path, text: str) -> None:
     """Replace ``target`` with ``text`` all at once: a temp file in the same folder, fsynced,
-    then ``os.replace``d, so a crash leaves the old file intact and no partial file behind."""
+    then ``os.replace``d, so a crash leaves the old file intact and no partial file behind.
+
+    Writers of one folder take turns (an exclusive ``flock`` on the folder), so a temp file of
+    ``target`` found while holding it was left by a writer killed mid-write (kill -9 during the
+    fsync); it is removed, where before such files piled up."""
+    with _folder_lock(target.parent):
+        for stale in target.parent.glob(f".{glob_escape(target.name)}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+        _write_atomic(target, text)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    import fcntl
+
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _write_atomic(target: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

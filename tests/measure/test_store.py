@@ -235,3 +235,14 @@ def test_documented_schema_matches_code() -> None:
                 text.split(";") if s.strip()]  # fmt: skip
 
     assert norm(sql) == norm(_SCHEMA)
+
+
+def test_an_explicit_db_in_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    """--db with a typo created the folders it named, anywhere (issue 15)."""
+    from estimator.errors import InputError
+
+    with pytest.raises(InputError, match="does not exist"):
+        ResultsStore(tmp_path / "no" / "such" / "store.sqlite")
+    assert not (tmp_path / "no").exists()
+    with ResultsStore(tmp_path / "store.sqlite"):
+        pass

@@ -393,3 +393,32 @@ def test_a_registry_file_that_is_not_utf8_is_one_line_error(tmp_path: Path) -> N
     bad.write_bytes(b'{"id": "\xff\xfe"}')
     with pytest.raises(RegistryError, match=r"hardware\.json: not a UTF-8 text file \(byte 8\)"):
         read_hardware_file(bad)
+
+
+def test_backups_are_pruned_to_the_configured_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every write left a .bak-* and none was removed (issue 15)."""
+    folder = write_device(tmp_path, "cpu", "pruned", shipped_hardware("cpu/i7-12700K"))
+    monkeypatch.setenv("ESTIMATOR_KEEP_BACKUPS", "2")
+    for i in range(5):
+        save_profiles(folder, _profiles((1, 0.1 + 0.1 * i)))
+    backups = sorted(folder.glob("efficiency_curves.json.bak-*"))
+    assert len(backups) == 2
+    # the newest two: the last backup holds the fourth write's efficiency
+    assert '"threads": 1' in backups[-1].read_text()
+    monkeypatch.setenv("ESTIMATOR_KEEP_BACKUPS", "-1")
+    with pytest.raises(RegistryError, match="ESTIMATOR_KEEP_BACKUPS"):
+        save_profiles(folder, _profiles((1, 0.2)))
+
+
+def test_a_stale_temp_file_from_a_killed_write_is_removed(tmp_path: Path) -> None:
+    """kill -9 during the fsync left .efficiency_curves.json.*.tmp behind for good (issue 15)."""
+    folder = write_device(tmp_path, "cpu", "stale", shipped_hardware("cpu/i7-12700K"))
+    stale = folder / ".efficiency_curves.json.abc123.tmp"
+    stale.write_text('{"partial": ')
+    other = folder / ".hardware.json.xyz.tmp"  # another file's temp file is not ours to remove
+    other.write_text("x")
+    save_profiles(folder, _profiles((1, 0.2)))
+    assert not stale.exists() and other.exists()
+    assert not list(folder.glob(".efficiency_curves.json.*.tmp"))
