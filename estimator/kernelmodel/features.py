@@ -28,10 +28,14 @@ from estimator.ir.ops import OpType
 from estimator.ir.tensor import TensorInfo
 from estimator.partition.categories import CATEGORY_INDEX
 from estimator.partition.kernel import Kernel
+from estimator.partition.nchwc import NchwcRules, conv_takes_nchwc
 from estimator.registry.models import KernelCategory
 
 #: Bump whenever a feature is added, removed, reordered or redefined.
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
+#: Earlier versions whose features are a prefix of these (v3 appended ``conv_nchwc``): their
+#: trees read only the columns they knew, so their files stay valid.
+PREFIX_VERSIONS: dict[int, int] = {2: 50}
 
 FEATURE_NAMES: tuple[str, ...] = (
     # every kernel
@@ -94,6 +98,11 @@ FEATURE_NAMES: tuple[str, ...] = (
     # normalization and reduction
     "norm_rows",  # independent rows normalized (or reduced)
     "norm_width",  # elements per row: the normalized / reduced axes' size
+    # convolution, the runtime's algorithm (v3): 1 when the conv runs in the blocked NCHWc layout
+    # (onnxruntime's NchwcTransformer: dense always, depthwise and grouped only with channels
+    # per group that fill whole blocks), 0 when it runs the NCHW im2col path; NaN without a
+    # blocked layout. A grouped conv whose group widths miss the block runs 3-10x slower.
+    "conv_nchwc",
 )
 
 FEATURE_INDEX: dict[str, int] = {n: i for i, n in enumerate(FEATURE_NAMES)}
@@ -161,11 +170,15 @@ def _prod(xs: Iterable[int]) -> int:
 
 
 def kernel_features(
-    graph: Graph, kernels: Iterable[Kernel], extra: Mapping[str, Node] | None = None
+    graph: Graph,
+    kernels: Iterable[Kernel],
+    extra: Mapping[str, Node] | None = None,
+    layout: NchwcRules | None = None,
 ) -> NDArray[np.float64]:
     """Feature matrix ``(n_kernels, N_FEATURES)`` (float64, NaN = not applicable) of ``kernels``
     (a ``KernelPlan`` or any sequence of its kernels) of ``graph``; ``extra``: nodes the
-    runtime adds that the graph lacks (layout reorders), by name."""
+    runtime adds that the graph lacks (layout reorders), by name; ``layout``: the blocked
+    layout the plan was partitioned for (``conv_nchwc``)."""
     by_name: dict[str, Node] = {n.name: n for n in graph.nodes}
     if extra:
         by_name.update(extra)
@@ -173,11 +186,11 @@ def kernel_features(
     out = np.full((len(ks), N_FEATURES), np.nan)
     for i, k in enumerate(ks):
         members = [by_name[n] for n in k.nodes]
-        out[i] = _row(k, members)
+        out[i] = _row(k, members, layout)
     return out
 
 
-def _row(k: Kernel, members: Sequence[Node]) -> list[float]:
+def _row(k: Kernel, members: Sequence[Node], layout: NchwcRules | None = None) -> list[float]:
     f = [_NAN] * N_FEATURES
     anchor = members[0]
     last = members[-1]
@@ -207,6 +220,8 @@ def _row(k: Kernel, members: Sequence[Node]) -> list[float]:
     cat = k.category
     if op in _CONV:
         _conv(anchor, put)
+        if layout is not None and op == OpType.CONV:
+            put("conv_nchwc", int(conv_takes_nchwc(anchor, layout)[0]))
     elif op in _GEMM:
         _gemm(anchor, put)
     if op in _POOL:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from estimator.errors import RegistryError
-from estimator.kernelmodel.features import FEATURE_NAMES, FEATURE_VERSION
+from estimator.kernelmodel.features import FEATURE_NAMES, FEATURE_VERSION, PREFIX_VERSIONS
 from estimator.kernelmodel.model import (
     MAX_DEPTH,
     ErrorRow,
@@ -272,7 +272,11 @@ def _build(path: Path, data: Any, check_features: bool) -> KernelModel:
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise _Bad("feature_names", "must be an array of strings")
     version = _int(_req(data, "feature_version", ""), "feature_version")
-    if check_features and (tuple(names) != FEATURE_NAMES or version != FEATURE_VERSION):
+    current = tuple(names) == FEATURE_NAMES and version == FEATURE_VERSION
+    prefix = (
+        PREFIX_VERSIONS.get(version) == len(names) and tuple(names) == FEATURE_NAMES[: len(names)]
+    )
+    if check_features and not (current or prefix):
         raise RegistryError(
             f"{path}: fitted for kernel features v{version} ({len(names)} features), this code "
             f"computes v{FEATURE_VERSION} ({len(FEATURE_NAMES)}); refit the kernel model"

@@ -50,7 +50,7 @@ from numpy.typing import ArrayLike, NDArray
 import estimator
 from estimator.engine.layout import CATEGORIES
 from estimator.kernelmodel.evaluate import predict_packed
-from estimator.kernelmodel.features import FEATURE_NAMES, FEATURE_VERSION
+from estimator.kernelmodel.features import FEATURE_NAMES, FEATURE_VERSION, PREFIX_VERSIONS
 
 Uncertainty = Literal["quantile", "bagging"]
 
@@ -202,13 +202,24 @@ class KernelModel:
         return pack_heads(self.heads)
 
     @cached_property
+    def _reads_a_prefix(self) -> bool:
+        """The model's features are the first ones of this code's (:data:`PREFIX_VERSIONS`)."""
+        n = self.n_features
+        return PREFIX_VERSIONS.get(self.feature_version) == n and (
+            tuple(self.feature_names) == FEATURE_NAMES[:n]
+        )
+
+    @cached_property
     def _noise(self) -> NDArray[np.float64]:
         default = self.noise_sd.get("all", 0.0)
         return np.array([self.noise_sd.get(str(c), default) for c in CATEGORIES], np.float64)
 
     def predict_heads(self, x: ArrayLike, *, parallel: bool | None = None) -> Array:
         """Raw head sums ``(n_kernels, n_heads)`` in the order of :attr:`heads`."""
-        arr = np.ascontiguousarray(x, dtype=np.float64)
+        arr = np.asarray(x, dtype=np.float64)
+        if arr.ndim == 2 and arr.shape[1] > self.n_features and self._reads_a_prefix:
+            arr = arr[:, : self.n_features]  # a file of an earlier, prefix feature schema
+        arr = np.ascontiguousarray(arr)
         if arr.ndim != 2 or arr.shape[1] != self.n_features:
             raise ValueError(
                 f"feature matrix must be (n, {self.n_features}), got {tuple(arr.shape)}"

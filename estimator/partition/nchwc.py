@@ -9,9 +9,10 @@ tensor, so in concat/split-heavy or reshape-heavy networks it is a real share of
 the profiled time of the zoo networks at one thread on the Xeon VM).
 
 Which ops enter or propagate is the runtime's behaviour, so it is data (``nchwc`` in the
-runtime's fusion rules); the channel conditions in :func:`_conv_ok` were probed on onnxruntime
-1.32 (the transformer pads dense convs' channels; older releases required aligned ones). The
-walk is over kernels: a fused kernel takes the layout of its anchor. The partitioner's reorder
+runtime's fusion rules); the channel conditions in :func:`conv_takes_nchwc` were probed on
+onnxruntime 1.32 (the transformer pads dense convs' channels; older releases required aligned
+ones). The walk is over kernels: a fused kernel takes the layout of its anchor. The
+partitioner's reorder
 counts are checked against onnxruntime's optimized graph (tests/partition/test_ort_agreement.py).
 """
 
@@ -50,7 +51,7 @@ class Reorder:
     before: int
 
 
-def _conv_ok(node: Node, rules: NchwcRules) -> tuple[bool, bool]:
+def conv_takes_nchwc(node: Node, rules: NchwcRules) -> tuple[bool, bool]:
     """(takes the NCHWc form, needs its input reordered) for a Conv, as onnxruntime decides:
     a dense conv always (padding channels to the block; fewer input channels than a block are
     read from the NCHW tensor directly), a depthwise one when its channels are a multiple of
@@ -105,7 +106,7 @@ def reorders(
         op = node.op
         takes = False
         if op in rules.entry_ops and op == "Conv":
-            takes, reorder_input = _conv_ok(node, rules)
+            takes, reorder_input = conv_takes_nchwc(node, rules)
             if takes and not reorder_input and ins:
                 leave(ins[0], i)  # a conv of few input channels reads the NCHW tensor
             if takes and reorder_input and ins:

@@ -134,7 +134,7 @@ def partition(
     # learned shape correction can be applied wherever the plan goes (estimates, sets, fits).
     from estimator.kernelmodel.features import kernel_features
 
-    feats = kernel_features(graph, kernels, extra)
+    feats = kernel_features(graph, kernels, extra, layout)
     return KernelPlan(
         graph.name,
         rules.runtime,

@@ -14,6 +14,7 @@ from estimator.kernelmodel.features import (
     FEATURE_VERSION,
     N_FEATURES,
     OP_CODES,
+    PREFIX_VERSIONS,
     contiguous_run,
     kernel_features,
 )
@@ -48,7 +49,9 @@ def _nan(f: dict[str, float], prefixes: tuple[str, ...]) -> None:
 
 
 def test_schema_is_fixed() -> None:
-    assert FEATURE_VERSION == 2
+    assert FEATURE_VERSION == 3
+    # v3 appended conv_nchwc: v2 files read the first 50 columns
+    assert PREFIX_VERSIONS == {2: 50} and FEATURE_NAMES[50:] == ("conv_nchwc",)
     assert len(FEATURE_NAMES) == len(set(FEATURE_NAMES)) == N_FEATURES
     assert len(set(OP_CODES.values())) == len(OP_CODES)
     assert OP_CODES["Conv"] == 1 and OP_CODES["Gemm"] == 3 and OP_CODES["MatMul"] == 4
@@ -328,3 +331,27 @@ def test_alignment_is_the_power_of_two_dividing_a_count() -> None:
 
     assert [align(v) for v in (1, 2, 12, 16, 48, 1238, 4096)] == [0, 1, 2, 4, 4, 1, 6]
     assert math.isnan(align(0)) and math.isnan(align(2.5))
+
+
+@pytest.mark.parametrize(
+    ("cin", "cout", "group", "want"),
+    [
+        (64, 64, 4, 1.0),  # group widths 16 and 16: whole blocks of 16
+        (64, 64, 8, 0.0),  # widths of 8: the NCHW path at block 16
+        (32, 48, 1, 1.0),  # dense: always blocked
+        (48, 48, 48, 1.0),  # depthwise, channels a multiple of the depthwise multiple
+    ],
+)
+def test_conv_nchwc_is_the_runtimes_layout_choice(
+    cin: int, cout: int, group: int, want: float
+) -> None:
+    x = t("x", 1, cin, 8, 8)
+    w = t("w", cout, cin // group, 3, 3, const=True)
+    y = t("y", 1, cout, 8, 8)
+    n = node("conv", "Conv", [x, w], [y], kernel_shape=(3, 3), pads=(1, 1, 1, 1), group=group)
+    g = graph("g", [n], [x], [y])
+    blocked = partition(g, "onnxruntime-cpu", nchwc_block=16)
+    x16 = blocked.features[[k.category != KC.DATA_MOVEMENT for k in blocked.kernels]]
+    assert x16[0, FEATURE_INDEX["conv_nchwc"]] == want
+    plain = partition(g, "onnxruntime-cpu")  # no blocked layout: not applicable
+    assert math.isnan(plain.features[0, FEATURE_INDEX["conv_nchwc"]])

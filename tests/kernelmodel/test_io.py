@@ -157,6 +157,29 @@ def test_feature_schema_mismatch(saved: Path) -> None:
         load_kernel_model(saved)
 
 
+def test_a_file_of_an_earlier_prefix_schema_still_loads_and_predicts(
+    saved: Path, model: KernelModel
+) -> None:
+    """v3 appended conv_nchwc: a v2 file (the first 50 features) is read and predicts from
+    those columns of today's feature matrix, so shipped profiles need no refit."""
+    from estimator.kernelmodel.features import N_FEATURES, PREFIX_VERSIONS
+
+    old_n = PREFIX_VERSIONS[2]
+    data = json.loads(saved.read_text())
+    if any(f >= old_n for h in data["heads"] for tr in h["trees"] for f in tr["feature"]):
+        pytest.skip("the fixture's trees read the appended feature")
+    data.update(feature_version=2, feature_names=list(FEATURE_NAMES[:old_n]))
+    saved.write_text(json.dumps(data))
+    old = load_kernel_model(saved)
+    x = np.random.default_rng(0).normal(size=(7, N_FEATURES))
+    assert np.array_equal(old.predict(x)[0], model.predict(x)[0])
+    # a v2 file whose names are not today's first 50 is still refused
+    data["feature_names"] = list(reversed(FEATURE_NAMES[:old_n]))
+    saved.write_text(json.dumps(data))
+    with pytest.raises(RegistryError, match="refit"):
+        load_kernel_model(saved)
+
+
 def test_next_to_hardware_json(model: KernelModel, tmp_path: Path, repo_root: Path) -> None:
     src = repo_root / "hardware_registry/cpu/i7-12700K"
     dev = tmp_path / "cpu" / "my-cpu"
