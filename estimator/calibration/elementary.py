@@ -125,10 +125,15 @@ def measure_elementary(hw: Hardware, repeats: int = 11, runs: int = 300) -> Elem
     ns = {name: slope_ns(op, dom, attrs, repeats, runs) for name, op, dom, attrs in OPS}
     floor = ns[FLOOR_OP]
     default = set(load_rules(RUNTIME).elementary_work)
+    # A slope <= 0 (the larger size timed no slower: noise from a loaded machine, most often
+    # for the cheap floor op) measures nothing: such an op keeps the runtime's entry or the FLOP
+    # convention, and a floor <= 0 sets no threshold.
     table = {
         name: round(v * 1e-9 * peak, 1)
         for name, v in ns.items()
-        if v >= COMPUTE_BOUND_FACTOR * floor or name in default
+        if v > 0
+        and (v >= COMPUTE_BOUND_FACTOR * max(floor, 0.0) or name in default)
+        and round(v * 1e-9 * peak, 1) > 0
     }
     return ElementaryMeasurement(ns, table, peak, floor)
 

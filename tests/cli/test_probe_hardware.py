@@ -144,6 +144,9 @@ def test_an_interrupted_probe_writes_nothing(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env=_env(tmp_path),
+        # Ctrl-C as at a terminal: a runner started in the background passes SIGINT down
+        # ignored, and Python keeps an inherited SIG_IGN (it then never sees the signal)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stderr is not None
     line = proc.stderr.readline()  # "probe: FMA loop and ...": measuring has begun

@@ -60,3 +60,21 @@ def test_write_stores_a_device_table_covering_the_runtime_table(
     assert set(load_rules("onnxruntime-cpu").elementary_work) <= set(entry.flop_equivalents)
     assert "Relu" in entry.ns_per_element and entry.peak_gflops_one_thread > 0
     assert doc.device == "epyc-milan-vm-2vcpu" and "measure_elementary_work.py" in entry.source
+
+
+def test_a_non_positive_slope_is_left_out_and_the_entry_stays_valid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a loaded machine the floor op's slope can come out negative (CI: Relu -0.104 ns per
+    element, which made the registry record invalid): it measures nothing and is left out."""
+    from estimator.calibration import elementary
+    from estimator.registry.loader import load_hardware
+
+    fake = {"Relu": -0.1, "Sigmoid": 0.0, "Tanh": 0.3, "Erf": 0.5}
+    monkeypatch.setattr(
+        elementary, "slope_ns", lambda op, dom, attrs, repeats, runs: fake.get(op, 0.2)
+    )
+    m = elementary.measure_elementary(load_hardware("i7-12700K"), repeats=1, runs=1)
+    assert "Relu" not in m.table and "Sigmoid" not in m.table
+    assert m.table["Tanh"] > 0 and m.table["Erf"] > m.table["Tanh"]
+    assert all(v > 0 for v in m.entry("test").flop_equivalents.values())
