@@ -77,67 +77,60 @@ def compute_ceilings(raw: RawProbe) -> list[ComputeCeiling]:
     )
     out: list[ComputeCeiling] = []
     for row in raw.worker["fma"]:
-        mid, u = summarize(row["gflops"])
+        runs = row["gflops"]
         out.append(
-            ComputeCeiling(
-                dtype="fp32",
-                threads=row["threads"],
-                method="register_fma",
-                gflops=round(mid, 2),
-                u95_gflops=round(u, 2),
-                runs=len(row["gflops"]),
-                derivation=(
-                    f"numba {kernel}: {lanes} fp32 accumulators in registers (12 independent "
-                    f"chains of vector FMAs), acc = acc * y + x, 2 FLOP per element per "
-                    f"iteration, on {row['threads']} thread(s) started together; median "
-                    f"of {len(row['gflops'])} runs of ~{raw.effort.fma_seconds:.2g} s, each "
-                    "timed by its busiest thread's CPU time, interleaved with the sweep"
-                    f"{target}{asm}"
-                ),
+            _ceiling(
+                "fp32", row["threads"], "register_fma", runs,
+                f"numba {kernel}: {lanes} fp32 accumulators in registers (12 independent "
+                f"chains of vector FMAs), acc = acc * y + x, 2 FLOP per element per "
+                f"iteration, on {row['threads']} thread(s) started together; median "
+                f"of {len(runs)} runs of ~{raw.effort.fma_seconds:.2g} s, each "
+                f"timed by its busiest thread's CPU time, interleaved with the sweep{target}{asm}",
             )
-        )
+        )  # fmt: skip
+    n = raw.gemm_size
+    warm = f"after a warm-up of >= 2 runs and {GEMM_WARMUP_S:g} s"
     for (dtype, th), runs in raw.gemm.items():
-        mid, u = summarize(runs)
         op = "MatMul" if dtype == "fp32" else "MatMulInteger (uint8 x int8 -> int32)"
-        n = raw.gemm_size
         out.append(
-            ComputeCeiling(
-                dtype=dtype,
-                threads=th,
-                method="onnxruntime_gemm",
-                gflops=round(mid, 2),
-                u95_gflops=round(u, 2),
-                runs=len(runs),
-                derivation=(
-                    f"onnxruntime {op} {n}x{n} @ {n}x{n} (constant weight), "
-                    f"intra_op_num_threads={th}: 2*{n}^3 = {2 * n**3 / 1e9:.3g} G"
-                    f"{'FLOP' if dtype == 'fp32' else 'OP'} per run; median of {len(runs)} runs "
-                    f"after a warm-up of >= 2 runs and {GEMM_WARMUP_S:g} s, in rounds over "
-                    "the GEMM cases, each timed by "
-                    f"{'the thread CPU time' if th == 1 else 'wall time'}"
-                ),
+            _ceiling(
+                dtype, th, "onnxruntime_gemm", runs,
+                f"onnxruntime {op} {n}x{n} @ {n}x{n} (constant weight), "
+                f"intra_op_num_threads={th}: 2*{n}^3 = {2 * n**3 / 1e9:.3g} G"
+                f"{'FLOP' if dtype == 'fp32' else 'OP'} per run; median of {len(runs)} runs "
+                f"{warm}, in rounds over the GEMM cases, each timed by {_clock(th)}",
             )
-        )
+        )  # fmt: skip
     for th, runs in raw.bf16_gemm.items():
-        mid, u = summarize(runs)
-        n = raw.gemm_size
         out.append(
-            ComputeCeiling(
-                dtype="bf16",
-                threads=th,
-                method="torch_gemm",
-                gflops=round(mid, 2),
-                u95_gflops=round(u, 2),
-                runs=len(runs),
-                derivation=(
-                    f"torch.mm of two bf16 {n}x{n} matrices (oneDNN), torch.set_num_threads"
-                    f"({th}): 2*{n}^3 = {2 * n**3 / 1e9:.3g} GFLOP per run; median of "
-                    f"{len(runs)} runs after a warm-up of >= 2 runs and {GEMM_WARMUP_S:g} s, "
-                    f"each timed by {'the thread CPU time' if th == 1 else 'wall time'}"
-                ),
+            _ceiling(
+                "bf16", th, "torch_gemm", runs,
+                f"torch.mm of two bf16 {n}x{n} matrices (oneDNN), torch.set_num_threads({th}): "
+                f"2*{n}^3 = {2 * n**3 / 1e9:.3g} GFLOP per run; median of {len(runs)} runs "
+                f"{warm}, each timed by {_clock(th)}",
             )
-        )
+        )  # fmt: skip
     return out
+
+
+def _clock(threads: int) -> str:
+    return "the thread CPU time" if threads == 1 else "wall time"
+
+
+def _ceiling(
+    dtype: str, threads: int, method: str, runs: Sequence[float], derivation: str
+) -> ComputeCeiling:
+    """A compute ceiling from its runs' rates: the median, the stated 95% range."""
+    mid, u = summarize(runs)
+    return ComputeCeiling(
+        dtype=dtype,
+        threads=threads,
+        method=method,  # type: ignore[arg-type]
+        gflops=round(mid, 2),
+        u95_gflops=round(u, 2),
+        runs=len(runs),
+        derivation=derivation,
+    )
 
 
 def sweep_points(raw: RawProbe) -> list[SweepPoint]:
