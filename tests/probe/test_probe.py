@@ -58,9 +58,18 @@ def test_host_entry_probes_an_unknown_machine_once_and_probes_agree(
     second = probe([1], quick=True)
     a, b = _figures(first.roofline), _figures(second.roofline)
     assert set(a) == set(b) and {"fp32/register_fma/t1", "fp32/onnxruntime_gemm/t1"} <= set(a)
-    apart = {
-        k: (a[k], b[k])
-        for k in a
-        if abs(a[k][0] - b[k][0]) > max(a[k][1] + b[k][1], LOAD_SLACK * max(a[k][0], b[k][0]))
-    }
-    assert not apart, apart
+    apart = {k for k in a if not _agree(a[k], b[k])}
+    if apart:
+        # A third probe decides each figure the first two disagree on. A figure the probe makes
+        # irreproducible (a cold first pass, a working set that lands in another level from run
+        # to run) disagrees in all three; a transient of the host (CI: DRAM 24.0 +- 1.5 then
+        # 16.3 +- 1.6 GB/s seconds apart, nothing else running in the guest) moves one probe.
+        c = _figures(probe([1], quick=True).roofline)
+        still = {
+            k: (a[k], b[k], c[k]) for k in apart if not (_agree(a[k], c[k]) or _agree(b[k], c[k]))
+        }
+        assert not still, still
+
+
+def _agree(x: tuple[float, float], y: tuple[float, float]) -> bool:
+    return abs(x[0] - y[0]) <= max(x[1] + y[1], LOAD_SLACK * max(x[0], y[0]))
