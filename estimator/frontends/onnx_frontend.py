@@ -31,7 +31,12 @@ from estimator.frontends.onnx_fold import (
     InvalidOperand,
     evaluate,
 )
-from estimator.frontends.onnx_shapes import ShapeInferenceFailed, infer_node
+from estimator.frontends.onnx_shapes import (
+    ShapeInferenceFailed,
+    infer_node,
+    opset_versions,
+    same_shape_unary,
+)
 from estimator.frontends.onnx_types import tensor_type, to_dtype
 from estimator.ir.graph import Graph, Node
 from estimator.ir.tensor import TensorInfo
@@ -333,6 +338,7 @@ class _Builder:
         self.declared.update({vi.name: vi.type for vi in self.graph.output})
         self.graph_outputs = {o.name for o in self.graph.output}
         self.consumed = _all_reads(self.graph) | self.graph_outputs
+        self.opsets = opset_versions(proto.opset_import)
         self.symbols: dict[str, int] = {}
         self.nodes: list[Node] = []
         self.node_names: set[str] = set()
@@ -537,6 +543,11 @@ class _Builder:
     def _infer(
         self, node: onnx.NodeProto, ins: list[_Value | None]
     ) -> list[tuple[Shape | None, int]]:
+        if len(ins) == 1 and ins[0] is not None:
+            # Relu, Sigmoid, ...: the output is the input's shape and type, ONNX's answer too
+            fast = same_shape_unary(node, ins[0].shape, ins[0].elem_type, self.opsets)
+            if fast is not None:
+                return fast
         types: dict[str, onnx.TypeProto] = {}
         data: dict[str, onnx.TensorProto] = {}
         for name, v in zip(node.input, ins, strict=True):

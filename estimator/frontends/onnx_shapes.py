@@ -38,6 +38,60 @@ _SAME_AS_INPUT0: frozenset[str] = frozenset(
 )
 
 
+#: Default-domain elementwise ops with one input whose one output has that input's shape and
+#: element type: ONNX infers them with ``propagateShapeAndTypeFromFirstInput``, so with no
+#: attributes and an input type the op's schema accepts, :func:`same_shape_unary` gives ONNX's
+#: answer without a call into onnx (tests/frontends/test_onnx_shapes.py checks it agrees).
+SAME_SHAPE_UNARY: frozenset[str] = frozenset(
+    {
+        "Relu",
+        "Sigmoid",
+        "Tanh",
+        "Abs",
+        "Neg",
+        "Exp",
+        "Log",
+        "Sqrt",
+        "Reciprocal",
+        "Floor",
+        "Ceil",
+        "Round",
+        "Sign",
+        "Erf",
+        "Sin",
+        "Cos",
+        "Tan",
+        "Asin",
+        "Acos",
+        "Atan",
+        "Sinh",
+        "Cosh",
+        "Asinh",
+        "Acosh",
+        "Atanh",
+        "Softplus",
+        "Softsign",
+        "Elu",
+        "Selu",
+        "Celu",
+        "LeakyRelu",
+        "ThresholdedRelu",
+        "HardSigmoid",
+        "HardSwish",
+        "Mish",
+        "Gelu",
+    }
+)
+
+#: The float element types the fast path takes, as ONNX type constraints spell them.
+_FLOAT_TYPE_STRS: dict[int, str] = {
+    onnx.TensorProto.FLOAT: "tensor(float)",
+    onnx.TensorProto.DOUBLE: "tensor(double)",
+    onnx.TensorProto.FLOAT16: "tensor(float16)",
+    onnx.TensorProto.BFLOAT16: "tensor(bfloat16)",
+}
+
+
 class ShapeInferenceFailed(Exception):
     """ONNX inference rejected the node (bad operands) or does not know the op."""
 
@@ -58,6 +112,49 @@ def _schema_for(op_type: str, version: int, domain: str) -> defs.OpSchema | None
         return None
 
 
+@functools.cache
+def _accepts_same_shape(op_type: str, version: int, elem_type: int) -> bool:
+    """Whether the default-domain schema of ``op_type`` at opset ``version`` exists and types its
+    first input and output alike, allowing the float ``elem_type``."""
+    type_str = _FLOAT_TYPE_STRS.get(elem_type)
+    schema = _schema_for(op_type, version, "")
+    if type_str is None or schema is None or not schema.inputs or not schema.outputs:
+        return False
+    param = schema.inputs[0].type_str
+    if schema.outputs[0].type_str != param:
+        return False
+    allowed = next(
+        (c.allowed_type_strs for c in schema.type_constraints if c.type_param_str == param), ()
+    )
+    return type_str in allowed
+
+
+def same_shape_unary(
+    node: onnx.NodeProto, shape: Shape, elem_type: int, opsets: Mapping[str, int]
+) -> list[tuple[Shape | None, int]] | None:
+    """What :func:`infer_node` gives for an attribute-free one-input, one-output node of
+    :data:`SAME_SHAPE_UNARY` whose input (``shape``, float ``elem_type``) its schema accepts:
+    ``[(shape, elem_type)]``; None for any other node (ask :func:`infer_node`)."""
+    if (
+        node.op_type not in SAME_SHAPE_UNARY
+        or node.domain not in ("", "ai.onnx")
+        or len(node.attribute)
+        or len(node.input) != 1
+        or len(node.output) != 1
+        or not node.input[0]
+    ):
+        return None
+    version = opsets.get("")
+    if version is None or not _accepts_same_shape(node.op_type, version, elem_type):
+        return None
+    return [(shape, elem_type)]
+
+
+def opset_versions(opset_imports: Sequence[onnx.OperatorSetIdProto]) -> dict[str, int]:
+    """Domain -> opset version (``ai.onnx`` spelled ``""``), as :func:`infer_node` reads them."""
+    return {("" if o.domain == "ai.onnx" else o.domain): int(o.version) for o in opset_imports}
+
+
 def infer_node(
     node: onnx.NodeProto,
     input_types: Mapping[str, onnx.TypeProto],
@@ -65,7 +162,7 @@ def infer_node(
     opset_imports: Sequence[onnx.OperatorSetIdProto],
 ) -> list[tuple[Shape | None, int]]:
     """(static shape or None, ONNX elem type) of each output of ``node``, in output order."""
-    opsets = {("" if o.domain == "ai.onnx" else o.domain): int(o.version) for o in opset_imports}
+    opsets = opset_versions(opset_imports)
     schema = _schema(node, opsets)
     if schema is None:
         return _contrib(node, input_types, input_data, opset_imports)
