@@ -22,6 +22,7 @@ from google.protobuf.message import DecodeError
 from onnx import helper, numpy_helper
 
 from estimator.errors import InputError, ModelLoadError
+from estimator.frontends import onnx_memo
 from estimator.frontends.onnx_attrs import NodeContext, normalize_attrs
 from estimator.frontends.onnx_dims import bind_inputs, resolve_declared
 from estimator.frontends.onnx_fold import (
@@ -332,6 +333,9 @@ class _Builder:
         self.proto = proto
         self.graph = proto.graph
         self.opset = opset
+        self.opsets_key = tuple((o.domain, int(o.version)) for o in proto.opset_import)
+        self._key_node: onnx.NodeProto | None = None
+        self._key: onnx_memo.Key | None = None
         self.label = label
         self.values: dict[str, _Value] = {}
         self.declared = {vi.name: vi.type for vi in self.graph.value_info}
@@ -408,6 +412,13 @@ class _Builder:
             return
         results = self._infer(node, ins)
         self._emit(idx, node, ins, results)
+
+    def _memo_key(self, node: onnx.NodeProto, ins: list[_Value | None]) -> onnx_memo.Key | None:
+        """The node's key in :mod:`onnx_memo`, worked out once per node visited."""
+        if self._key_node is not node:
+            self._key_node = node
+            self._key = onnx_memo.node_key(node, ins, self.opset, self.opsets_key, CONTROL_FLOW)
+        return self._key
 
     def _lookup(self, node: onnx.NodeProto, name: str) -> _Value:
         v = self.values.get(name)
@@ -548,6 +559,25 @@ class _Builder:
             fast = same_shape_unary(node, ins[0].shape, ins[0].elem_type, self.opsets)
             if fast is not None:
                 return fast
+        key = self._memo_key(node, ins)
+        results = onnx_memo.inferred(key)
+        if results is None:
+            results = self._infer_fresh(node, ins)
+            onnx_memo.store_inferred(key, results)
+        fixed: list[tuple[Shape | None, int]] = []
+        for out, (shape, et) in zip(node.output, results, strict=True):
+            if shape is None and out in self.declared:
+                shape = resolve_declared(self.declared[out], self.symbols)
+                et = et or self.declared[out].tensor_type.elem_type
+            if not et:
+                et = next((v.elem_type for v in ins if v is not None), onnx.TensorProto.FLOAT)
+            fixed.append((shape, et))
+        return fixed
+
+    def _infer_fresh(
+        self, node: onnx.NodeProto, ins: list[_Value | None]
+    ) -> list[tuple[Shape | None, int]]:
+        """ONNX shape inference of ``node`` (what :mod:`onnx_memo` stores)."""
         types: dict[str, onnx.TypeProto] = {}
         data: dict[str, onnx.TensorProto] = {}
         for name, v in zip(node.input, ins, strict=True):
@@ -563,21 +593,12 @@ class _Builder:
                 if ov is not None and outer not in types:
                     types[outer] = tensor_type(ov.elem_type, ov.shape)
         try:
-            results = infer_node(node, types, data, self.proto.opset_import)
+            return infer_node(node, types, data, self.proto.opset_import)
         except ShapeInferenceFailed as exc:
             raise ModelLoadError(
                 f"{self.label}: node {node.name or node.op_type!r} ({node.op_type}): shape "
                 f"inference failed: {exc}"
             ) from exc
-        fixed: list[tuple[Shape | None, int]] = []
-        for out, (shape, et) in zip(node.output, results, strict=True):
-            if shape is None and out in self.declared:
-                shape = resolve_declared(self.declared[out], self.symbols)
-                et = et or self.declared[out].tensor_type.elem_type
-            if not et:
-                et = next((v.elem_type for v in ins if v is not None), onnx.TensorProto.FLOAT)
-            fixed.append((shape, et))
-        return fixed
 
     def _emit(
         self,
@@ -608,20 +629,26 @@ class _Builder:
                     f"{t.name!r} of shape {_dims(t.shape)} would hold {t.nbytes:.3g} bytes, more "
                     f"than any device's memory ({MAX_TENSOR_BYTES:.3g})"
                 )
-        ctx = NodeContext(
-            op_type=node.op_type,
-            opset=self.opset,
-            in_shapes=[None if v is None else v.shape for v in ins],
-            in_values=[None if v is None or not v.is_const else v.array() for v in ins],
-            out_shapes=out_shapes,
-        )
-        try:
-            attrs: dict[str, Any] = normalize_attrs(node, ctx)
-        except (KeyError, ValueError, TypeError, IndexError) as exc:
-            raise ModelLoadError(
-                f"{self.label}: node {node.name or node.op_type!r} ({node.op_type}) has invalid "
-                f"attributes ({exc})"
-            ) from exc
+        key = self._memo_key(node, ins)
+        hit = onnx_memo.attrs(key, out_shapes)
+        if hit is not None:
+            attrs: dict[str, Any] = hit
+        else:
+            ctx = NodeContext(
+                op_type=node.op_type,
+                opset=self.opset,
+                in_shapes=[None if v is None else v.shape for v in ins],
+                in_values=[None if v is None or not v.is_const else v.array() for v in ins],
+                out_shapes=out_shapes,
+            )
+            try:
+                attrs = normalize_attrs(node, ctx)
+            except (KeyError, ValueError, TypeError, IndexError) as exc:
+                raise ModelLoadError(
+                    f"{self.label}: node {node.name or node.op_type!r} ({node.op_type}) has "
+                    f"invalid attributes ({exc})"
+                ) from exc
+            onnx_memo.store_attrs(key, out_shapes, attrs)
         source = node.name or f"{node.op_type}_{idx if idx >= 0 else len(self.nodes)}"
         name = source
         k = 1
