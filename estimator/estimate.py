@@ -330,10 +330,11 @@ def estimate(
     ``semantics``: what a NAS-Bench-201 arch string means (see :func:`prepare`).
 
     A decoder (a Hugging Face config dict, a ``config.json`` path with ``prompt=``, a decoder
-    preset name with ``prompt=``) gives a :class:`estimator.llm.Generation` instead: TTFT, TPOT
-    against KV length, end to end, memory, per stage and per block, for ``prompt`` tokens
-    (default 512), ``generate`` new tokens (default 128), ``batch`` sequences and ``images``
-    images per sequence (:func:`estimator.llm.estimate_generation`).
+    preset name or an ONNX decoder with past-key-value inputs with ``prompt=``) gives a
+    :class:`estimator.llm.Generation` instead: TTFT, TPOT against KV length, end to end,
+    memory, per stage and per block, for ``prompt`` tokens (default 512), ``generate`` new
+    tokens (default 128), ``batch`` sequences and ``images`` images per sequence
+    (:func:`estimator.llm.estimate_generation`).
     """
     if _is_decoder(model, prompt, generate, images):
         from estimator.llm.generation import DEFAULT_GENERATE, DEFAULT_PROMPT, estimate_generation
@@ -367,6 +368,7 @@ def estimate(
 def _is_decoder(model: Any, prompt: int | None, generate: int | None, images: int | None) -> bool:
     """Whether ``estimate`` was given a decoder to generate with (see its docstring)."""
     from estimator.llm.config import LlmSpec, is_decoder_config
+    from estimator.llm.generation import is_onnx_model
     from estimator.zoo.decoders_ir import PRESETS, DecoderConfig
 
     asked = prompt is not None or generate is not None or images is not None
@@ -381,6 +383,8 @@ def _is_decoder(model: Any, prompt: int | None, generate: int | None, images: in
         return True
     if isinstance(model, str) and model in PRESETS and asked:
         return True
+    if asked and is_onnx_model(model):
+        return True  # an ONNX decoder with past-key-value inputs (checked when it is read)
     if asked:
         raise InputError(
             "prompt=, generate= and images= apply to decoders (a config.json, a config dict or "

@@ -27,8 +27,8 @@ def _nonnegative(text: str) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group(
-        "generation (MODEL is a Hugging Face config.json or a decoder preset: gpt2_small, "
-        "llama_7b, tiny_llama)"
+        "generation (MODEL is a Hugging Face config.json, a decoder preset: gpt2_small, "
+        "llama_7b, tiny_llama, or with --prompt an ONNX decoder with past-key-value inputs)"
     )
     g.add_argument("--prompt", type=positive_int, help="prompt tokens per sequence (default 512)")
     g.add_argument("--generate", type=positive_int, help="tokens generated (default 128)")

@@ -20,6 +20,7 @@ is specific to a generation:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import partial
@@ -43,6 +44,7 @@ from estimator.llm.memory import (
     Memory,
     activation_peak,
     decoder_params,
+    is_kv_input,
     kv_cache_bytes,
     memory_need,
     streamed_bytes,
@@ -216,6 +218,13 @@ def load_spec(model: Any) -> LlmSpec:
     )
 
 
+def is_onnx_model(model: Any) -> bool:
+    """An ``.onnx`` path or an ``onnx.ModelProto`` (a decoder or not: reading it tells)."""
+    if isinstance(model, str | os.PathLike):
+        return Path(model).suffix.lower() == ".onnx"
+    return type(model).__module__.startswith("onnx") and hasattr(model, "graph")
+
+
 @dataclass(frozen=True, slots=True)
 class _Pass:
     """One forward pass priced on the device."""
@@ -253,7 +262,7 @@ def measure_pass(graph: Graph, ctx: DeviceContext, footprint: float) -> _Pass:
         n.name
         for n in graph.nodes
         if any(t.is_const and t.numel > 1 for t in n.inputs)
-        or any(t.name.startswith(("past_key.", "past_value.")) for t in n.inputs)
+        or any(is_kv_input(t.name) for t in n.inputs)
     }
     arrays = plan.arrays_for(ctx.elementary)
     streamed = np.array([any(m in readers for m in k.nodes) for k in plan.kernels], dtype=bool)
@@ -441,12 +450,26 @@ def estimate_generation(
     images per sequence for a VLM), ``batch`` sequences at once, on ``hw``.
 
     ``model``: a Hugging Face config dict, a ``config.json`` path, a decoder preset name
-    (``gpt2_small``, ``llama_7b``, ``tiny_llama``) or a :class:`DecoderConfig`.
+    (``gpt2_small``, ``llama_7b``, ``tiny_llama``), a :class:`DecoderConfig`, or an ONNX
+    decoder with past-key-value inputs (an ``.onnx`` path or a ``ModelProto``:
+    :mod:`estimator.llm.onnx_decoder`).
     ``runtime=None``: the usual LLM runtime of the device type
     (``hardware_registry/llm/llm-runtimes.json``: fused serving on GPUs, onnxruntime on CPUs).
     """
-    spec = load_spec(model)
     work = Workload(prompt, generate, batch, images)
+    if is_onnx_model(model):
+        from estimator.llm.onnx_decoder import estimate_onnx_generation
+
+        return estimate_onnx_generation(
+            model,
+            hw,
+            work=work,
+            runtime=runtime,
+            dtype=dtype,
+            threads=threads,
+            registry=registry,
+        )
+    spec = load_spec(model)
     ctx, opts = llm_context(hw, runtime, dtype, threads, registry)
     if ctx.dtype not in _IR_DTYPE:
         raise InputError(f"LLM estimates support dtypes {', '.join(_IR_DTYPE)}, got {ctx.dtype}")
@@ -462,8 +485,6 @@ def estimate_generation(
             f"{spec.name}: {final_positions} positions exceed max_position_embeddings="
             f"{spec.max_positions}"
         )
-    sigma = ctx.device_sigma
-    stages: list[Stage] = []
     unmodeled: dict[str, int] = {}
 
     def note_unmodeled(p: _Pass, times: float) -> None:
@@ -489,7 +510,6 @@ def estimate_generation(
         if work.images:
             vision_pass, vg = price_stack(vision, tower.layers, ctx)
             vision_peak = activation_peak(vg)
-            stages.append(_stage("vision", [vision_pass], [1.0], sigma))
             note_unmodeled(vision_pass, 1)
 
     def text_graph(n: int, kv: int | None = None) -> Graph:
@@ -507,8 +527,79 @@ def estimate_generation(
 
     prefill, pg = price_stack(text_graph, cfg.layers, ctx)
     prefill_peak = activation_peak(pg)
-    stages.append(_stage("prefill", [prefill], [1.0], sigma))
     note_unmodeled(prefill, 1)
+
+    params = decoder_params(cfg) + vision_params
+    mem = memory_need(
+        params * ir_dtype.itemsize,
+        kv_cache_bytes(cfg, work.batch, final_positions, ir_dtype),
+        max(prefill_peak, vision_peak),
+        ctx.hardware.memory.size_gb,
+    )
+    return assemble_generation(
+        model=spec.name,
+        family=spec.family,
+        ctx=ctx,
+        opts=opts,
+        work=work,
+        image_tokens=image_tokens,
+        prefill_tokens=prefill_tokens,
+        vision_pass=vision_pass,
+        prefill=prefill,
+        decode_pass=lambda kv: price_stack(partial(text_graph, kv=kv), cfg.layers, ctx)[0],
+        memory=mem,
+        params=params,
+        unmodeled=unmodeled,
+        model_notes=model_notes(spec),
+    )
+
+
+def model_notes(spec: LlmSpec) -> list[str]:
+    """What a config-built generation says about its model (MoE routing, image features, and
+    what the config holds that the estimate does not model)."""
+    notes: list[str] = []
+    if spec.text.moe:
+        notes.append(
+            "MoE: tokens are routed evenly over the experts that receive any (balanced routing); "
+            "FLOPs and weight reads count those experts, memory counts all of them"
+        )
+    if spec.vision is not None:
+        notes.append(
+            "image features enter the prefill through the embedding step (costed as a gather of "
+            "the same size)"
+        )
+    notes.extend(spec.notes)
+    return notes
+
+
+def assemble_generation(
+    *,
+    model: str,
+    family: str,
+    ctx: DeviceContext,
+    opts: LlmRuntime,
+    work: Workload,
+    image_tokens: int,
+    prefill_tokens: int,
+    vision_pass: _Pass | None,
+    prefill: _Pass,
+    decode_pass: Callable[[int], _Pass],
+    memory: Memory,
+    params: int,
+    unmodeled: dict[str, int],
+    model_notes: Sequence[str],
+) -> Generation:
+    """The generation from its priced passes: decode priced at :func:`decode_points` KV lengths
+    by ``decode_pass(kv_len)`` and interpolated between, stages, TTFT, TPOT, end to end.
+
+    ``unmodeled`` already holds the vision and prefill passes' counts; the decode steps' are
+    added. Shared by the config route and :mod:`estimator.llm.onnx_decoder`.
+    """
+    sigma = ctx.device_sigma
+    stages: list[Stage] = []
+    if vision_pass is not None:
+        stages.append(_stage("vision", [vision_pass], [1.0], sigma))
+    stages.append(_stage("prefill", [prefill], [1.0], sigma))
 
     steps = work.generate - 1
     points = decode_points(steps)
@@ -516,8 +607,7 @@ def estimate_generation(
     dsteps: list[DecodeStep] = []
     for s in points:
         kv = prefill_tokens + s
-
-        p, _ = price_stack(partial(text_graph, kv=kv), cfg.layers, ctx)
+        p = decode_pass(kv)
         decode.append(p)
         sd, lo, hi = _ms_interval(p.time, p.kernel_var, sigma)
         lo = max(lo, p.floor * _S_TO_MS)  # no step streams its bytes faster than the floor
@@ -538,7 +628,8 @@ def estimate_generation(
     if decode:
         stages.append(_stage("decode", decode, list(weights), sigma))
         for p, w in zip(decode, weights, strict=True):
-            note_unmodeled(p, w)
+            for op, n in p.unmodeled.items():
+                unmodeled[op] = unmodeled.get(op, 0) + round(n * w)
 
     passes = ([vision_pass] if vision_pass else []) + [prefill] + decode
     pw = ([1.0] if vision_pass else []) + [1.0] + list(weights)
@@ -549,18 +640,9 @@ def estimate_generation(
     ttft = sum(p.time for p in ttft_passes)
     _, t_lo, t_hi = _ms_interval(ttft, sum(p.kernel_var for p in ttft_passes), sigma)
     tpot_mean = (e2e - ttft) / steps if steps else 0.0
-
-    params = decoder_params(cfg) + vision_params
-    itemsize = ir_dtype.itemsize
-    mem = memory_need(
-        params * itemsize,
-        kv_cache_bytes(cfg, work.batch, final_positions, ir_dtype),
-        max(prefill_peak, vision_peak),
-        ctx.hardware.memory.size_gb,
-    )
     return Generation(
-        model=spec.name,
-        family=spec.family,
+        model=model,
+        family=family,
         hardware=ctx.hardware.id,
         runtime=ctx.runtime,
         dtype=ctx.dtype,
@@ -587,21 +669,21 @@ def estimate_generation(
         decode_tokens_per_s=work.batch / tpot_mean if tpot_mean > 0 else 0.0,
         stages=tuple(stages),
         decode_steps=tuple(dsteps),
-        memory=mem,
+        memory=memory,
         params=params,
         unmodeled=unmodeled,
-        notes=_notes(ctx, spec, opts, points, steps, mem, unmodeled),
+        notes=_notes(ctx, opts, points, steps, memory, unmodeled, model_notes),
     )
 
 
 def _notes(
     ctx: DeviceContext,
-    spec: LlmSpec,
     opts: LlmRuntime,
     points: Sequence[int],
     steps: int,
     mem: Memory,
     unmodeled: Mapping[str, int],
+    model_notes: Sequence[str],
 ) -> tuple[str, ...]:
     notes: list[str] = []
     prof = ctx.profile
@@ -617,16 +699,6 @@ def _notes(
             f"decode priced at {len(points)} of {steps} steps (KV lengths evenly spaced, ends "
             "included); the others interpolated linearly"
         )
-    if spec.text.moe:
-        notes.append(
-            "MoE: tokens are routed evenly over the experts that receive any (balanced routing); "
-            "FLOPs and weight reads count those experts, memory counts all of them"
-        )
-    if spec.vision is not None:
-        notes.append(
-            "image features enter the prefill through the embedding step (costed as a gather of "
-            "the same size)"
-        )
     if mem.fits is False:
         notes.append(
             f"does not fit: {mem.total_bytes / 1e9:.1f} GB needed, {ctx.hardware.id} has "
@@ -635,7 +707,7 @@ def _notes(
     if unmodeled:
         ops = ", ".join(f"{op} x{n}" for op, n in sorted(unmodeled.items()))
         notes.append(f"unmodeled ops costed as memory traffic only: {ops}")
-    notes.extend(spec.notes)
+    notes.extend(model_notes)
     notes.append(f"decoder options: {opts.source}")
     notes.append(f"fusion rules: {ctx.rules_provenance.get('verified_with', 'unverified')}")
     notes.append("not modeled: " + "; ".join(NOT_MODELED))

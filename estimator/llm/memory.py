@@ -18,6 +18,15 @@ from estimator.ir.dtypes import DType
 from estimator.ir.graph import Graph
 from estimator.zoo.decoders_ir import DecoderConfig, decoder_graph
 
+#: Graph-input name prefixes of cached K/V: this project's decoder graphs (``past_key.<i>``),
+#: Hugging Face optimum exports (``past_key_values.<i>.key``) and older ones (``past.<i>.key``).
+KV_INPUT_PREFIXES = ("past_key.", "past_value.", "past_key_values.", "past.")
+
+
+def is_kv_input(name: str) -> bool:
+    """Whether a graph input named ``name`` holds cached keys or values."""
+    return name.startswith(KV_INPUT_PREFIXES)
+
 
 @dataclass(frozen=True, slots=True)
 class Memory:
@@ -58,8 +67,8 @@ def streamed_bytes(graph: Graph) -> tuple[int, int]:
 
     Every stored float tensor a node reads counts once (scalars and integer index tables, a few
     bytes, do not), except embedding tables: a gather reads only the rows it selects (an untied
-    table is not streamed whole per token). Cached K/V are the graph inputs ``past_key.*`` /
-    ``past_value.*``.
+    table is not streamed whole per token). Cached K/V are the graph inputs
+    :func:`is_kv_input` names.
     """
     seen: dict[str, int] = {}
     gathered = 0
@@ -70,7 +79,7 @@ def streamed_bytes(graph: Graph) -> tuple[int, int]:
             consts = consts[1:]
         for t in consts:
             seen[t.name] = t.nbytes
-    kv = sum(t.nbytes for t in graph.inputs if t.name.startswith(("past_key.", "past_value.")))
+    kv = sum(t.nbytes for t in graph.inputs if is_kv_input(t.name))
     return sum(seen.values()) + gathered, kv
 
 

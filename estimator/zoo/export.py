@@ -28,6 +28,7 @@ __all__ = [
     "MAX_EXPORT_BYTES",
     "build",
     "export",
+    "export_decoder",
     "export_module",
     "file_stem",
     "model_list",
@@ -74,6 +75,47 @@ def decoder_wrapper(model: Any) -> Any:
             return (logits, *(t for kv in present for t in kv))
 
     return Flat().eval()
+
+
+def export_decoder(
+    cfg: Any,
+    path: str | os.PathLike[str],
+    *,
+    opset: int = DEFAULT_OPSET,
+    past: int = 4,
+) -> Path:
+    """Export the decoder ``cfg`` (a :class:`DecoderConfig` or a preset name) with its KV cache
+    as inputs, named as Hugging Face optimum's ``decoder_with_past_model.onnx``.
+
+    Inputs ``input_ids [batch_size, sequence_length]`` and ``past_key_values.<i>.key`` /
+    ``.value [batch_size, kv_heads, past_sequence_length, head_dim]``; outputs ``logits`` and
+    ``present.<i>.key`` / ``.value``. Traced at one new token against ``past`` cached ones
+    (random weights, torch seed 0); ``estimator.llm.onnx_decoder`` estimates a generation
+    from the file.
+    """
+    import torch
+
+    from estimator.zoo import decoders
+
+    if isinstance(cfg, str):
+        cfg = decoders.preset(cfg)
+    torch.manual_seed(0)
+    model = decoder_wrapper(decoders.decoder_module(cfg))
+    kv = [f"{i}.{t}" for i in range(cfg.layers) for t in ("key", "value")]
+    ins = ["input_ids", *(f"past_key_values.{n}" for n in kv)]
+    outs = ["logits", *(f"present.{n}" for n in kv)]
+    dyn: dict[str, dict[int, str]] = {
+        "input_ids": {0: "batch_size", 1: "sequence_length"},
+        "logits": {0: "batch_size", 1: "sequence_length"},
+    }
+    dyn |= {n: {0: "batch_size", 2: "past_sequence_length"} for n in ins[1:]}
+    dyn |= {n: {0: "batch_size", 2: "past_sequence_length + sequence_length"} for n in outs[1:]}
+    cache = tuple(torch.zeros(1, cfg.kv_heads, past, cfg.head_dim) for _ in kv)
+    ids = torch.zeros(1, 1, dtype=torch.int64)
+    return export_module(
+        model, (ids, *cache), path, opset=opset, input_names=ins, output_names=outs,
+        dynamic_axes=dyn,
+    )  # fmt: skip
 
 
 def build(name: str, batch: int, seq_len: int) -> tuple[Any, Any, list[str], list[str]]:
