@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from estimator.device import DeviceContext
 from estimator.engine import KernelArrays, lognormal_interval, run_kernels, run_models
-from estimator.engine.kernel_set import KernelSet, kernel_set_from_arrays
+from estimator.engine.kernel_set import KernelSet, kernel_set_from_concat
 from estimator.engine.layout import DTYPE_INDEX, DTYPE_KEYS
 from estimator.errors import InputError
 from estimator.identity_cache import IdentityCache
@@ -104,14 +104,15 @@ def _check_peaks(arrays: KernelArrays, ctx: DeviceContext) -> None:
         )
 
 
-def device_columns(arrays: KernelArrays, ctx: DeviceContext) -> KernelArrays:
+def device_columns(arrays: KernelArrays, ctx: DeviceContext, *, cache: bool = True) -> KernelArrays:
     """Engine columns at the context's dtype, checked against the device's peaks, with the
-    device's learned shape correction and its whole-network category scales where it has them."""
+    device's learned shape correction and its whole-network category scales where it has them.
+    ``cache=False``: arrays built for one call (a concatenation) are not kept in the cache."""
     out = _with_dtype(arrays, ctx.dtype)
     _check_peaks(out, ctx)
     scale = ctx.arrays.network_scale
     if len(out) and (ctx.kernel_model is not None or scale is not None):
-        out = _corrected(out, ctx.kernel_model, scale)
+        out = _corrected(out, ctx.kernel_model, scale, cache=cache)
     return out
 
 
@@ -119,12 +120,16 @@ _CORRECTED: IdentityCache[KernelArrays] = IdentityCache(256)
 
 
 def _corrected(
-    arrays: KernelArrays, model: KernelModel | None, scale: NDArray[np.float64] | None
+    arrays: KernelArrays,
+    model: KernelModel | None,
+    scale: NDArray[np.float64] | None,
+    *,
+    cache: bool = True,
 ) -> KernelArrays:
     """``arrays`` with the correction ``model`` predicts from their shape features, times the
     category's whole-network ``scale`` (cached for the same arrays, model and scales:
     re-estimating a parsed model costs one lookup)."""
-    hit = _CORRECTED.get((arrays, model, scale))
+    hit = _CORRECTED.get((arrays, model, scale)) if cache else None
     if hit is not None:
         return hit
     corr, sd = arrays.corr, arrays.corr_sd
@@ -142,11 +147,31 @@ def _corrected(
         corr=np.ascontiguousarray(corr, dtype=np.float64),
         corr_sd=np.ascontiguousarray(sd, dtype=np.float64),
     )
-    return _CORRECTED.put((arrays, model, scale), (), out)
+    return _CORRECTED.put((arrays, model, scale), (), out) if cache else out
 
 
 def kernel_arrays(plan: KernelPlan, ctx: DeviceContext) -> KernelArrays:
     """The engine columns of ``plan`` on the device of ``ctx`` (see the module docstring)."""
+    return device_columns(_raw_columns(plan, ctx), ctx)
+
+
+def plans_columns(
+    plans: Sequence[KernelPlan], ctx: DeviceContext
+) -> tuple[KernelArrays, NDArray[np.int64]]:
+    """The engine columns of many plans on ``ctx``, concatenated in order, and each plan's
+    kernel count. Row for row what :func:`kernel_arrays` gives per plan (the dtype, peak check,
+    learned correction and category scale act on each kernel alone), but the device's kernel
+    model runs once over all of them instead of once per plan (issue 20: 1,000 networks)."""
+    raw = [_raw_columns(p, ctx) for p in plans]
+    lengths = np.array([len(r) for r in raw], dtype=np.int64)
+    whole = KernelArrays.concat(raw)
+    if whole.features is None and any(r.features is not None for r in raw if len(r)):
+        # feature tables of different widths: corrected plan by plan, as kernel_arrays does
+        return KernelArrays.concat([device_columns(r, ctx) for r in raw]), lengths
+    return device_columns(whole, ctx, cache=False), lengths
+
+
+def _raw_columns(plan: KernelPlan, ctx: DeviceContext) -> KernelArrays:
     if plan.runtime != ctx.runtime:
         raise InputError(
             f"{plan.graph_name}: kernels were partitioned for {plan.runtime}, the device context "
@@ -157,7 +182,7 @@ def kernel_arrays(plan: KernelPlan, ctx: DeviceContext) -> KernelArrays:
             f"{plan.graph_name}: kernels were partitioned for blocked layout {plan.nchwc_block}, "
             f"the device uses {ctx.nchwc_block} (partition with nchwc_block=ctx.nchwc_block)"
         )
-    return device_columns(plan.arrays_for(ctx.elementary), ctx)
+    return plan.arrays_for(ctx.elementary)
 
 
 def predict_kernels(plan: KernelPlan | KernelArrays, ctx: DeviceContext) -> KernelTimes:
@@ -169,7 +194,8 @@ def predict_kernels(plan: KernelPlan | KernelArrays, ctx: DeviceContext) -> Kern
 
 def kernel_set(names: Sequence[str], plans: Sequence[KernelPlan], ctx: DeviceContext) -> KernelSet:
     """The unique kernels of ``plans`` on ``ctx`` (elementary table applied) and their counts."""
-    return kernel_set_from_arrays(list(names), [kernel_arrays(p, ctx) for p in plans])
+    arrays, lengths = plans_columns(plans, ctx)
+    return kernel_set_from_concat(list(names), arrays, lengths.tolist())
 
 
 def predict_models(models: Sequence[KernelPlan] | KernelSet, ctx: DeviceContext) -> ModelTotals:
@@ -185,9 +211,7 @@ def predict_models(models: Sequence[KernelPlan] | KernelSet, ctx: DeviceContext)
         kernels = np.rint(count).astype(np.int64)
         return ModelTotals(mean, kvar, total_var(mean, kvar, sigma), kernels, sigma)
     plans = list(models)
-    parts = [kernel_arrays(p, ctx) for p in plans]
-    arrays = KernelArrays.concat(parts)
-    kernels = np.array([len(p) for p in plans], dtype=np.int64)
+    arrays, kernels = plans_columns(plans, ctx)
     offsets = np.zeros(len(plans) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum(kernels)
     mean, kvar = run_models(offsets, arrays, ctx.arrays)

@@ -55,14 +55,26 @@ def kernel_set_from_arrays(names: Sequence[str], parts: Sequence[KernelArrays]) 
     if len(names) != len(parts):
         raise ValueError("one name per model")
     allk = KernelArrays.concat(list(parts)) if parts else KernelArrays.build([], [], [], [], [])
+    return kernel_set_from_concat(names, allk, [len(p) for p in parts])
+
+
+def kernel_set_from_concat(
+    names: Sequence[str], allk: KernelArrays, lengths: Sequence[int]
+) -> KernelSet:
+    """As :func:`kernel_set_from_arrays`, for the models' kernels already concatenated in
+    order (model i owns the next ``lengths[i]`` rows of ``allk``)."""
+    if len(names) != len(lengths) or int(sum(lengths)) != len(allk):
+        raise ValueError("one name and one length per model, lengths summing to the kernels")
     keys = _kernel_keys(allk)
     if len(allk):
         uniq, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     else:
         uniq, first, inverse = np.zeros((0, keys.shape[1])), np.zeros(0, int), np.zeros(0, int)
     inverse = np.asarray(inverse).reshape(-1)
-    rows = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
-    counts = sp.csr_matrix((np.ones(len(rows)), (rows, inverse)), shape=(len(parts), uniq.shape[0]))
+    rows = np.repeat(np.arange(len(lengths)), np.asarray(lengths, dtype=np.int64))
+    counts = sp.csr_matrix(
+        (np.ones(len(rows)), (rows, inverse)), shape=(len(lengths), uniq.shape[0])
+    )
     kernels = allk.take(np.asarray(first, dtype=np.int64))
     return KernelSet(tuple(names), kernels, counts)
 
