@@ -226,15 +226,14 @@ def _llama_like(f: _Fields, name: str) -> tuple[DecoderConfig, int | None, list[
         experts = f.integer("num_local_experts")
         per_token = f.integer("num_experts_per_tok")
     window: int | None = None
+    full_layers = 0
     if fam in ("mistral", "mixtral", "qwen2", "phi3"):
         window = f.opt_int("sliding_window")
-        if fam == "qwen2" and not f.flag("use_sliding_window", False):
-            window = None
-        if window is not None:
-            notes.append(
-                f"sliding_window={window}: attention is costed over every cached position "
-                "(an upper bound beyond the window)"
-            )
+        if fam == "qwen2":
+            # Qwen2: layers from max_window_layers on use the window, when use_sliding_window
+            full_layers = f.opt_int("max_window_layers") or 0
+            if not f.flag("use_sliding_window", False):
+                window = None
     if f.has("rope_scaling"):
         notes.append("rope_scaling changes position math only; no cost difference is modelled")
     if fam == "llama":
@@ -270,6 +269,7 @@ def _llama_like(f: _Fields, name: str) -> tuple[DecoderConfig, int | None, list[
         rotary_dim=rotary_dim,
         embed_scale=fam == "gemma",
         sliding_window=window,
+        full_attention_layers=full_layers if window is not None else 0,
     )
     return cfg, f.opt_int("max_position_embeddings"), notes
 

@@ -286,10 +286,6 @@ def measure_pass(graph: Graph, ctx: DeviceContext, footprint: float) -> _Pass:
     )
 
 
-def _linear(a: float, b: float, layers: int) -> float:
-    return a + (layers - 1) * (b - a)
-
-
 def price_stack(
     build: Callable[[int], Graph], layers: int, ctx: DeviceContext
 ) -> tuple[_Pass, Graph]:
@@ -304,29 +300,65 @@ def price_stack(
         g = build(layers)
         w, kv = streamed_bytes(g)
         return measure_pass(g, ctx, float(w + kv)), g
-    g1, g2 = build(1), build(2)
-    (w1, k1), (w2, k2) = streamed_bytes(g1), streamed_bytes(g2)
-    w, kv = round(_linear(w1, w2, layers)), round(_linear(k1, k2, layers))
+    return price_layers([(build, layers)], ctx)
+
+
+def _combine(ones: Sequence[Any], twos: Sequence[Any], counts: Sequence[int]) -> Any:
+    """X = (X1(1) - D1) + sum_j counts[j] * Dj with Dj = Xj(2) - Xj(1): what is outside the
+    layers (from the first kind) plus each kind's per-layer share."""
+    out = 2 * ones[0] - twos[0]
+    for a, b, c in zip(ones, twos, counts, strict=True):
+        out = out + c * (b - a)
+    return out
+
+
+def price_layers(
+    kinds: Sequence[tuple[Callable[[int], Graph], int]], ctx: DeviceContext
+) -> tuple[_Pass, Graph]:
+    """One pass of a model whose layers come in kinds: ``kinds[j]`` = (builder of an n-layer
+    model of kind j only, layers of that kind), e.g. full-attention and sliding-window layers.
+
+    Each kind's per-layer share is its 2-layer minus its 1-layer graph, and what lies outside
+    the layers (embedding, head) is the same in every kind, so the sum is exact as
+    :func:`price_stack`'s extrapolation is (that is the case of one kind).
+    """
+    graphs = [(build(1), build(2)) for build, _ in kinds]
+    counts = [c for _, c in kinds]
+    sb1 = [streamed_bytes(g1) for g1, _ in graphs]
+    sb2 = [streamed_bytes(g2) for _, g2 in graphs]
+    w = round(_combine([x[0] for x in sb1], [x[0] for x in sb2], counts))
+    kv = round(_combine([x[1] for x in sb1], [x[1] for x in sb2], counts))
     foot = float(w + kv)
-    p1, p2 = measure_pass(g1, ctx, foot), measure_pass(g2, ctx, foot)
-    ops = set(p1.unmodeled) | set(p2.unmodeled)
+    p1 = [measure_pass(g1, ctx, foot) for g1, _ in graphs]
+    p2 = [measure_pass(g2, ctx, foot) for _, g2 in graphs]
+
+    def comb(field: str) -> Any:
+        return _combine([getattr(p, field) for p in p1], [getattr(p, field) for p in p2], counts)
+
+    ops = set().union(*(p.unmodeled for p in p1 + p2))
     return (
         _Pass(
-            time=_linear(p1.time, p2.time, layers),
-            kernel_var=_linear(p1.kernel_var, p2.kernel_var, layers),
-            flops=round(_linear(p1.flops, p2.flops, layers)),
-            bytes=round(_linear(p1.bytes, p2.bytes, layers)),
-            blocks=p1.blocks + (layers - 1) * (p2.blocks - p1.blocks),
-            bound=p1.bound + (layers - 1) * (p2.bound - p1.bound),
+            time=float(comb("time")),
+            kernel_var=float(comb("kernel_var")),
+            flops=round(comb("flops")),
+            bytes=round(comb("bytes")),
+            blocks=comb("blocks"),
+            bound=comb("bound"),
             weight_read=w,
             kv_read=kv,
             floor=foot / _level_bandwidth(ctx, foot),
             unmodeled={
-                op: round(_linear(p1.unmodeled.get(op, 0), p2.unmodeled.get(op, 0), layers))
+                op: round(
+                    _combine(
+                        [p.unmodeled.get(op, 0) for p in p1],
+                        [p.unmodeled.get(op, 0) for p in p2],
+                        counts,
+                    )
+                )
                 for op in ops
             },
         ),
-        g2,
+        graphs[0][1],
     )
 
 
@@ -512,10 +544,17 @@ def estimate_generation(
             vision_peak = activation_peak(vg)
             note_unmodeled(vision_pass, 1)
 
-    def text_graph(n: int, kv: int | None = None) -> Graph:
-        """The prefill (kv None) or a decode step at ``kv`` cached positions, ``n`` layers."""
+    window = opts.sliding_window.windowed_attention and cfg.sliding_window is not None
+    windowed = cfg.windowed_layers if window else 0
+
+    def text_graph(n: int, kv: int | None = None, full: int | None = None) -> Graph:
+        """The prefill (kv None) or a decode step at ``kv`` cached positions, ``n`` layers, the
+        first ``full`` of them without the window (None: as the config says)."""
+        layer_cfg = replace(cfg, layers=n)
+        if full is not None:
+            layer_cfg = replace(layer_cfg, full_attention_layers=full)
         return decoder_graph(
-            replace(cfg, layers=n),
+            layer_cfg,
             "prefill" if kv is None else "decode",
             seq_len=prefill_tokens,
             kv_len=kv or 0,
@@ -523,16 +562,31 @@ def estimate_generation(
             dtype=ir_dtype,
             fused_projections=opts.fused_projections,
             last_logits_only=opts.last_logits_only,
+            attention_window=window,
         )
 
-    prefill, pg = price_stack(text_graph, cfg.layers, ctx)
+    def text_pass(kv: int | None) -> tuple[_Pass, Graph]:
+        if windowed in (0, cfg.layers) or cfg.layers <= 2:
+            return price_stack(partial(text_graph, kv=kv), cfg.layers, ctx)
+        # full-attention layers first, then windowed ones (Qwen2's max_window_layers)
+        full_kind = partial(lambda n, kv: text_graph(n, kv, full=n), kv=kv)
+        window_kind = partial(text_graph, kv=kv, full=0)
+        return price_layers([(full_kind, cfg.layers - windowed), (window_kind, windowed)], ctx)
+
+    prefill, pg = text_pass(None)
     prefill_peak = activation_peak(pg)
     note_unmodeled(prefill, 1)
 
     params = decoder_params(cfg) + vision_params
     mem = memory_need(
         params * ir_dtype.itemsize,
-        kv_cache_bytes(cfg, work.batch, final_positions, ir_dtype),
+        kv_cache_bytes(
+            cfg,
+            work.batch,
+            final_positions,
+            ir_dtype,
+            rolling=window and opts.sliding_window.rolling_cache,
+        ),
         max(prefill_peak, vision_peak),
         ctx.hardware.memory.size_gb,
     )
@@ -546,18 +600,36 @@ def estimate_generation(
         prefill_tokens=prefill_tokens,
         vision_pass=vision_pass,
         prefill=prefill,
-        decode_pass=lambda kv: price_stack(partial(text_graph, kv=kv), cfg.layers, ctx)[0],
+        decode_pass=lambda kv: text_pass(kv)[0],
         memory=mem,
         params=params,
         unmodeled=unmodeled,
-        model_notes=model_notes(spec),
+        model_notes=model_notes(spec, opts),
     )
 
 
-def model_notes(spec: LlmSpec) -> list[str]:
-    """What a config-built generation says about its model (MoE routing, image features, and
-    what the config holds that the estimate does not model)."""
+def model_notes(spec: LlmSpec, opts: LlmRuntime) -> list[str]:
+    """What a config-built generation says about its model (MoE routing, image features, the
+    sliding window as the runtime runs it, what the config holds that is not modelled)."""
     notes: list[str] = []
+    cfg = spec.text
+    if cfg.sliding_window is not None:
+        sw = opts.sliding_window
+        layers = (
+            "every layer"
+            if cfg.windowed_layers == cfg.layers
+            else f"layers {cfg.full_attention_layers}-{cfg.layers - 1}"
+        )
+        what = {
+            "rolling": "attention over min(L, window) positions and a rolling cache of the "
+            "window (KV memory capped at it)",
+            "masked": "attention over min(L, window) positions; the cache keeps every position",
+            "full": "attention costed over every cached position, the cache keeps them all",
+        }[sw.policy]
+        notes.append(
+            f"sliding_window={cfg.sliding_window} ({layers}), runtime policy {sw.policy!r}: "
+            f"{what} ({sw.source})"
+        )
     if spec.text.moe:
         notes.append(
             "MoE: tokens are routed evenly over the experts that receive any (balanced routing); "

@@ -42,9 +42,21 @@ class Memory:
     fits: bool | None
 
 
-def kv_cache_bytes(cfg: DecoderConfig, batch: int, positions: int, dtype: DType) -> int:
-    """K and V of every layer: 2 * layers * batch * kv_heads * head_dim * positions elements."""
-    return 2 * cfg.layers * batch * cfg.kv_heads * cfg.head_dim * positions * dtype.itemsize
+def kv_cache_bytes(
+    cfg: DecoderConfig, batch: int, positions: int, dtype: DType, *, rolling: bool = False
+) -> int:
+    """K and V of every layer: 2 * layers * batch * kv_heads * head_dim * positions elements.
+
+    ``rolling``: the runtime keeps a windowed layer's cache as a rolling buffer of the window
+    (:meth:`DecoderConfig.windowed`), so those layers hold min(positions, sliding_window).
+    """
+    held = sum(
+        min(positions, cfg.sliding_window)
+        if rolling and cfg.sliding_window is not None and cfg.windowed(i)
+        else positions
+        for i in range(cfg.layers)
+    )
+    return 2 * batch * cfg.kv_heads * cfg.head_dim * held * dtype.itemsize
 
 
 @lru_cache(maxsize=64)

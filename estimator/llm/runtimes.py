@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -43,6 +43,27 @@ class AttentionPrior(CategoryProfile):
     provenance: AttentionProvenance
 
 
+class SlidingWindow(_Frozen):
+    """How the runtime runs a model with a sliding attention window.
+
+    ``rolling``: attention scores the window only and the cache holds the window only (memory
+    capped at ``sliding_window`` positions per windowed layer); ``masked``: attention scores the
+    window only, the cache keeps every position; ``full``: the window is a mask over scores
+    computed against the whole cache, which keeps every position.
+    """
+
+    policy: Literal["rolling", "masked", "full"]
+    source: str = Field(min_length=1)
+
+    @property
+    def windowed_attention(self) -> bool:
+        return self.policy != "full"
+
+    @property
+    def rolling_cache(self) -> bool:
+        return self.policy == "rolling"
+
+
 class LlmRuntime(_Frozen):
     #: q/k/v and gate/up projections run as one GEMM each.
     fused_projections: bool
@@ -51,6 +72,8 @@ class LlmRuntime(_Frozen):
     last_logits_only: bool
     #: What the options describe and where they were read.
     source: str = Field(min_length=1)
+    #: What the runtime does with a sliding attention window (Mistral, Qwen2).
+    sliding_window: SlidingWindow
     #: Used where the device has no calibrated profile for this runtime: replaces the device
     #: type prior's attention curves.
     attention: AttentionPrior | None = None

@@ -10,6 +10,8 @@ Counting conventions (docs/design/cost_model.md):
   add when a mask is applied (an explicit mask operand or ``is_causal``).
 * Grouped-query attention (Hkv < H) costs the same as H full heads: each query head still
   multiplies against a full K and V.
+* A sliding window (attribute ``window``, the LLM builder's; no ONNX op has it) caps the keys
+  each query scores: Lk becomes min(Lk, window), as a windowed kernel skips the rest.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ def attention(node: Node) -> OpCost:
     bh = prod(q.shape[:-2])
     lq, d = q.shape[-2], q.shape[-1]
     lk, dv = k.shape[-2], v.shape[-1]
+    window = node.attrs.get("window")
+    if window is not None:
+        lk = min(lk, int(window))
     scores = bh * lq * lk
     macs = scores * d + scores * dv
     per_score = SOFTMAX_FLOPS_PER_ELEMENT + SCALE_FLOPS_PER_SCORE

@@ -45,7 +45,11 @@ class DecoderConfig:
     mixture-of-experts MLP (Mixtral; 0: dense), ``parallel_block`` attention and MLP reading
     the same norm (Phi-2), ``rotary_dim`` partial rotary embeddings (Phi-2; None: the whole
     head), ``embed_scale`` the sqrt(hidden) embedding multiplier (Gemma), ``sliding_window``
-    Mistral's attention window (recorded; the graph attends to every cached position).
+    the attention window (Mistral; Qwen2 with ``use_sliding_window``): a query attends to the
+    last ``sliding_window`` positions, itself included, in every layer from
+    ``full_attention_layers`` on (Qwen2's ``max_window_layers``: the layers before it attend to
+    every position). :func:`decoder_graph` applies the window only when asked
+    (``attention_window=True``: the runtime's attention honours it).
     """
 
     layers: int
@@ -71,6 +75,7 @@ class DecoderConfig:
     rotary_dim: int | None = None
     embed_scale: bool = False
     sliding_window: int | None = None
+    full_attention_layers: int = 0
 
     def __post_init__(self) -> None:
         for field in ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab"):
@@ -101,6 +106,11 @@ class DecoderConfig:
             raise InputError(
                 f"DecoderConfig.max_positions must be positive or None, got {self.max_positions}"
             )
+        fal = self.full_attention_layers
+        if not isinstance(fal, int) or isinstance(fal, bool) or fal < 0:
+            raise InputError(
+                f"DecoderConfig.full_attention_layers must be an integer >= 0, got {fal!r}"
+            )
         if self.experts < 0 or self.experts_per_token < 0:
             raise InputError("DecoderConfig.experts and experts_per_token must be >= 0")
         if self.experts and not 1 <= self.experts_per_token <= self.experts:
@@ -114,6 +124,15 @@ class DecoderConfig:
             )
         if self.max_positions is None and self.rotated_dim % 2:
             raise InputError(f"rotary embeddings need an even head_dim, got {self.rotated_dim}")
+
+    def windowed(self, layer: int) -> bool:
+        """Whether layer ``layer`` (0-based) attends through the sliding window."""
+        return self.sliding_window is not None and layer >= self.full_attention_layers
+
+    @property
+    def windowed_layers(self) -> int:
+        """Layers that attend through the sliding window."""
+        return sum(self.windowed(i) for i in range(self.layers))
 
     @property
     def head_dim(self) -> int:
@@ -334,13 +353,15 @@ class LayerInputs:
     ``rope``: (cos, sin) of the rotary embedding, None for learned positions; ``kv_len``:
     cached positions (graph inputs ``past_key.<i>``/``past_value.<i>``); ``causal``: the mask
     of a decoder (an image encoder attends both ways); ``fused_projections``: q/k/v (and
-    gate/up) as one GEMM each, as LLM serving engines load them.
+    gate/up) as one GEMM each, as LLM serving engines load them; ``window``: the sliding
+    window of the layers that use one (None: every layer attends to every position).
     """
 
     rope: tuple[TensorInfo, TensorInfo] | None
     kv_len: int = 0
     causal: bool = True
     fused_projections: bool = False
+    window: int | None = None
 
 
 def transformer_layer(
@@ -368,14 +389,19 @@ def transformer_layer(
         q = _rotary(b, f"{att}.rotary_q", q, cos, sin)
         k = _rotary(b, f"{att}.rotary_k", k, cos, sin)
     new_inputs: list[TensorInfo] = []
-    if io.kv_len:
-        past_k = TensorInfo(f"past_key.{index}", (batch, hkv, io.kv_len, d), b.dtype)
-        past_v = TensorInfo(f"past_value.{index}", (batch, hkv, io.kv_len, d), b.dtype)
+    window = io.window if cfg.windowed(index) else None
+    # a windowed layer reads the window's last positions only: W - 1 cached ones and the new
+    past = io.kv_len if window is None else min(io.kv_len, window - 1)
+    if past:
+        past_k = TensorInfo(f"past_key.{index}", (batch, hkv, past, d), b.dtype)
+        past_v = TensorInfo(f"past_value.{index}", (batch, hkv, past, d), b.dtype)
         new_inputs += [past_k, past_v]
-        full = (batch, hkv, io.kv_len + lq, d)
+        full = (batch, hkv, past + lq, d)
         k = b.one(f"{att}.cat_k", "Concat", (past_k, k), full, {"axis": 2}, "cat")
         v = b.one(f"{att}.cat_v", "Concat", (past_v, v), full, {"axis": 2}, "cat")
-    attrs = {"num_heads": h, "is_causal": int(io.causal and lq > 1), "scale": None}
+    attrs: dict[str, Any] = {"num_heads": h, "is_causal": int(io.causal and lq > 1), "scale": None}
+    if window is not None:
+        attrs["window"] = window  # each query scores at most ``window`` keys
     o = b.one(
         f"{att}.sdpa", "Attention", (q, k, v), (batch, h, lq, d), attrs,
         "scaled_dot_product_attention",
@@ -514,6 +540,7 @@ def decoder_graph(
     dtype: DType = DType.FLOAT32,
     fused_projections: bool = False,
     last_logits_only: bool = False,
+    attention_window: bool = False,
 ) -> Graph:
     """The IR of one forward pass of ``cfg``.
 
@@ -523,6 +550,9 @@ def decoder_graph(
     gate/up as one GEMM each (``qkv_proj``, ``gate_up_proj``), as serving engines load them.
     ``last_logits_only``: the LM head runs on the last position only (what a serving engine
     samples from); otherwise on every new position, as ``forward()`` returns them.
+    ``attention_window``: the layers :meth:`DecoderConfig.windowed` names attend to the last
+    ``sliding_window`` positions only (their cache inputs hold ``min(kv_len, window - 1)``
+    positions, their Attention carries ``window``); otherwise every layer attends to all.
     """
     if mode not in ("prefill", "decode"):
         raise InputError(f"decoder mode must be 'prefill' or 'decode', got {mode!r}")
@@ -555,7 +585,8 @@ def decoder_graph(
     else:
         rope = rotary_tables(b, pos_ids, cfg.rotated_dim, dtype)
 
-    io = LayerInputs(rope, kv_len, True, fused_projections)
+    window = cfg.sliding_window if attention_window else None
+    io = LayerInputs(rope, kv_len, True, fused_projections, window)
     for i in range(cfg.layers):
         x, (k, v), new_inputs = transformer_layer(b, "layers.", i, x, cfg, io)
         inputs += new_inputs
