@@ -47,15 +47,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     trained = {d.name: training_fit(d) for d in devices}
-    scale, note = learned_interval_scale(devices[0], devices, trained)
     groups = {d.group: d for d in devices}
     for group, d in sorted(groups.items()):
-        meta = learn_meta(list(trained.values()), d.prior, group, interval_scale=scale,
-                          interval_note=note)  # fmt: skip
+        # the group's offset and scale from the group's devices (all devices when it has
+        # fewer than lodo.MIN_GROUP_DEVICES); each inner fit leaves its own device out
+        cal = learned_interval_scale(d, devices, trained)
+        meta = learn_meta(list(trained.values()), d.prior, group, interval_scale=cal.scale,
+                          interval_note=cal.note, offset_sigma=cal.offset_sigma)  # fmt: skip
         assert meta is not None
         path = save(meta, args.registry)
         names = ", ".join(t.name for t in meta.training_devices)
-        print(f"{path}: {names}; interval scale {scale:.3f}")
+        print(f"{path}: {names}; offset sd {cal.offset_sigma:.3f}, scale {cal.scale:.3f}")
     return 0
 
 

@@ -240,6 +240,9 @@ class FewShotFit:
     log_evidence: float = float("nan")
     #: Multiplier of the predictive sd, learned out of sample (1: none).
     interval_scale: float = 1.0
+    #: sd of the log error every model of the device shares beyond the parameter uncertainty
+    #: (a device-level offset the k points cannot reveal), learned out of sample (0: none).
+    offset_sigma: float = 0.0
 
     @property
     def scales(self) -> dict[str, float]:
@@ -277,8 +280,9 @@ class FewShotFit:
         return self.k == 0 and self.base == "prior" and not np.any(self.theta)
 
     def predictive_sigma(self) -> float:
-        """sd of log latency of a typical model: the out-of-sample residual scale plus the
-        parameter uncertainty, times the interval scale learned out of sample."""
+        """sd of log latency of a typical model: the out-of-sample residual scale, the
+        parameter uncertainty and the shared device-level offset (``offset_sigma``), times the
+        interval scale; the last two learned out of sample on other devices."""
         g = self.mean_grad
         if self.k == 0:
             # no models to take a typical sensitivity from: a model driven by the widest
@@ -286,7 +290,7 @@ class FewShotFit:
             par = float(np.max(np.diag(self.cov))) if self.cov.size else 0.0
         else:
             par = float(g @ self.cov @ g) if g.size else 0.0
-        return float(self.interval_scale * np.sqrt(self.sigma**2 + par))
+        return float(self.interval_scale * np.sqrt(self.sigma**2 + par + self.offset_sigma**2))
 
     def to_profile(self) -> EfficiencyProfile:
         """The fit as an efficiency profile the estimator loads like any other.
@@ -426,6 +430,7 @@ def fit(
     level: str = "custom",
     residual_sigma: float | None = None,
     interval_scale: float = 1.0,
+    offset_sigma: float = 0.0,
 ) -> FewShotFit:
     """MAP fit of ``params`` to the measured ``latencies_ms`` of ``models`` (one per model).
 
@@ -434,7 +439,8 @@ def fit(
     a 30 ms one. ``mu``/``tau``: prior mean and width of theta (default: 0 and the widths read
     off the priors file; a meta-learned prior passes its own). ``residual_sigma``: the residual
     scale the interval assumes before seeing data (default ``sigma``), updated by the
-    leave-one-out residuals of the k points; ``interval_scale`` multiplies the predictive sd.
+    leave-one-out residuals of the k points; ``offset_sigma`` (a log error shared by every model
+    of the device) adds to the predictive variance and ``interval_scale`` multiplies the sd.
     With no models the prior comes back (theta = mu, cov = diag(tau^2)).
     """
     y = np.asarray(latencies_ms, dtype=np.float64).reshape(-1)
@@ -470,6 +476,7 @@ def fit(
         "base": base,
         "level": level,
         "interval_scale": float(interval_scale),
+        "offset_sigma": float(offset_sigma),
     }
     model = _Model.build(base_terms(device_columns(models.kernels, ctx), ctx.arrays, base), params)
     counts: sp.csr_matrix = models.counts

@@ -111,11 +111,13 @@ def fit_level(
     tau = lv.datasheet_tau(prior)
     residual_sigma: float | None = None
     scale = 1.0
+    offset = 0.0
     if meta is not None and lv.name in meta.levels:
         lp = meta.level_prior(lv.name, batch)
         mu, tau = lp.vectors(lv.names)
         residual_sigma = lp.residual_sigma
         scale = lp.interval_scale
+        offset = lp.offset_sigma
     return fit(
         hw,
         prior,
@@ -133,6 +135,7 @@ def fit_level(
         level=lv.name,
         residual_sigma=residual_sigma,
         interval_scale=scale,
+        offset_sigma=offset,
     )
 
 

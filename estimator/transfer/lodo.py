@@ -34,16 +34,21 @@ from estimator.transfer.metaprior import (
     TrainingDevice,
     build,
     interval_scale_from,
+    offset_sigma_from,
 )
 
 #: k values and draws of the inner (interval-scale) folds.
 INNER_KS: tuple[int, ...] = (5, 10, 20)
 INNER_DRAWS = 2
+#: Fewest other devices of the scored device's group whose inner fits set its interval
+#: calibration; with fewer, every other device's do.
+MIN_GROUP_DEVICES = 2
+Z95 = 1.959963984540054
 METHOD = (
     "empirical Bayes over training devices fitted on all their pool rows (datasheet prior): "
     "mu = mean theta, tau^2 = (scatter + posterior variances + NU0 * datasheet tau^2) / (n + NU0); "
-    "interval scale = 95th percentile of |z| / 1.96 over the training devices' query sets, each "
-    "fitted under a prior learned without it"
+    "device offset sd and interval scale learned on the training devices' query sets (of the "
+    "device's group when it has 2 or more), each fitted under a prior learned without it"
 )
 
 
@@ -117,6 +122,7 @@ def learn_meta(
     levels: Sequence[Level] = LEVELS,
     interval_scale: float = 1.0,
     interval_note: str = "",
+    offset_sigma: float = 0.0,
 ) -> MetaPrior | None:
     """The meta-prior of ``group`` from the training fits of that group (None if none)."""
     mine = [t.device for t in trained if t.group == group]
@@ -125,7 +131,9 @@ def learn_meta(
     tau0 = {
         lv.name: dict(zip(lv.names, lv.datasheet_tau(prior).tolist(), strict=True)) for lv in levels
     }
-    return build(group[0], group[1], mine, tau0, METHOD, interval_scale, interval_note)
+    return build(
+        group[0], group[1], mine, tau0, METHOD, interval_scale, interval_note, offset_sigma
+    )
 
 
 def _rho(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
@@ -162,6 +170,34 @@ def _selected(
     ).chosen
 
 
+@dataclass(frozen=True)
+class IntervalCalibration:
+    """What widens a scored device's intervals, learned on other devices only."""
+
+    scale: float
+    offset_sigma: float
+    note: str
+
+
+def _inner_errors(
+    e: DeviceData, meta: MetaPrior, levels: Sequence[Level], select: Select,
+    rng: np.random.Generator,
+) -> list[tuple[NDArray[np.float64], NDArray[np.float64], float]]:  # fmt: skip
+    """(log error, interval sd, parameter variance ḡΣḡ) of each inner few-shot fit of ``e`` on
+    its query set (interval scale 1, no offset: the meta-prior is learned without them)."""
+    q = e.models.subset(e.query)
+    out = []
+    for k in INNER_KS:
+        for pick in _draws(e, k, INNER_DRAWS, rng):
+            f = _selected(e, pick, meta, levels, select)
+            _, lo, hi = f.predict(q)
+            s = (np.log(hi) - np.log(lo)) / (2 * Z95)
+            err = np.log(e.y[e.query]) - 0.5 * (np.log(hi) + np.log(lo))
+            par = max(f.predictive_sigma() ** 2 - f.sigma**2, 0.0)
+            out.append((err, s, par))
+    return out
+
+
 def learned_interval_scale(
     scored: DeviceData,
     others: Sequence[DeviceData],
@@ -169,33 +205,44 @@ def learned_interval_scale(
     levels: Sequence[Level] = LEVELS,
     select: Select = "loo",
     seed: int = 0,
-) -> tuple[float, str]:
-    """The interval scale for ``scored``, learned on ``others`` only (module docstring)."""
+) -> IntervalCalibration:
+    """How ``scored``'s intervals widen, learned on ``others`` only.
+
+    Each other device e is fitted at k in :data:`INNER_KS` under a prior learned without e
+    (and without ``scored``). From its query errors: the device-level offset sd
+    (:func:`offset_sigma_from`: the shared error its parameter uncertainty misses), then the
+    interval scale (:func:`interval_scale_from`) of the errors standardized by
+    sqrt(interval sd^2 + offset^2). Both come from the devices of ``scored``'s group (device
+    type, runtime) when at least :data:`MIN_GROUP_DEVICES` of them give inner fits, since the
+    model's misfit is a property of the device type; else from every other device.
+    """
     rng = np.random.default_rng(seed)
-    z: list[NDArray[np.float64]] = []
-    names: list[str] = []
+    per: dict[str, tuple[tuple[str, str], list[tuple[NDArray, NDArray, float]]]] = {}
     for e in others:
         rest = [trained[x.name] for x in others if x.name != e.name]
         meta = learn_meta(rest, e.prior, e.group, levels)
         if meta is None:
             continue
-        names.append(e.name)
-        q = e.models.subset(e.query)
-        ze = []
-        for k in INNER_KS:
-            for pick in _draws(e, k, INNER_DRAWS, rng):
-                _, lo, hi = _selected(e, pick, meta, levels, select).predict(q)
-                ze.append(zscores(lo, hi, e.y[e.query]))
-        z.append(np.concatenate(ze))
-    if not z:
-        return 1.0, "no other devices: interval scale 1"
-    c = interval_scale_from(z)
-    inside = float(np.mean(np.abs(np.concatenate(z)) <= 1.959963984540054))
-    note = (
-        f"learned on {', '.join(names)} (k in {list(INNER_KS)}, {INNER_DRAWS} draws each): "
-        f"95% coverage {inside:.3f} before, scale {c:.3f}"
+        per[e.name] = (e.group, _inner_errors(e, meta, levels, select, rng))
+    if not per:
+        return IntervalCalibration(1.0, 0.0, "no other devices: interval scale 1, no offset")
+    same = [n for n, (g, _) in per.items() if g == scored.group]
+    names = same if len(same) >= MIN_GROUP_DEVICES else list(per)
+    where = f"group {scored.group[0]}/{scored.group[1]}" if names is same else "all groups"
+    fits = [per[n][1] for n in names]
+    off = offset_sigma_from(
+        [[float(np.mean(err)) for err, _, _ in fs] for fs in fits],
+        [[par for _, _, par in fs] for fs in fits],
     )
-    return c, note
+    z = [np.concatenate([err / np.sqrt(s**2 + off**2) for err, s, _ in fs]) for fs in fits]
+    c = interval_scale_from(z)
+    before = np.concatenate([err / s for fs in fits for err, s, _ in fs])
+    inside = float(np.mean(np.abs(before) <= Z95))
+    note = (
+        f"learned on {', '.join(names)} ({where}; k in {list(INNER_KS)}, {INNER_DRAWS} draws "
+        f"each): 95% coverage {inside:.3f} before, device offset sd {off:.3f}, scale {c:.3f}"
+    )
+    return IntervalCalibration(c, off, note)
 
 
 @dataclass
@@ -209,6 +256,8 @@ class DeviceResult:
     training_devices: list[str]
     interval_scale: float
     rho: dict[int, list[float]] = field(default_factory=dict)
+    #: sd of the device-level offset its intervals assume (learned on other devices).
+    offset_sigma: float = 0.0
     mape: dict[int, list[float]] = field(default_factory=dict)
     coverage: dict[int, list[float]] = field(default_factory=dict)
     level: dict[int, list[str]] = field(default_factory=dict)
@@ -239,6 +288,7 @@ def score_device(
         _rho(d.flops[d.query], yq),
         [t.name for t in meta.training_devices] if meta else [],
         meta.interval_scale if meta else 1.0,
+        offset_sigma=meta.offset_sigma if meta else 0.0,
     )
     rng = np.random.default_rng(seed)
     for k in ks:
@@ -284,8 +334,11 @@ def prior_for_device(
     others = [e for e in training if e.name != d.name]
     if not any(e.group == d.group for e in others):
         return None
-    c, note = learned_interval_scale(d, others, trained, levels, select, seed)
-    return learn_meta([trained[e.name] for e in others], d.prior, d.group, levels, c, note)
+    cal = learned_interval_scale(d, others, trained, levels, select, seed)
+    return learn_meta(
+        [trained[e.name] for e in others], d.prior, d.group, levels, cal.scale, cal.note,
+        cal.offset_sigma,
+    )  # fmt: skip
 
 
 def leave_one_device_out(

@@ -73,6 +73,8 @@ class LevelPrior(_Frozen):
     residual_sigma: float = Field(gt=0)
     #: Multiplier of the predictive sd, learned out of sample (1 until learned).
     interval_scale: float = Field(default=1.0, gt=0)
+    #: sd of a log error shared by every model of a device, learned out of sample (0: none).
+    offset_sigma: float = Field(default=0.0, ge=0)
     #: Total weight of the training devices behind it (0: the datasheet prior alone).
     weight: float = 0.0
 
@@ -122,7 +124,10 @@ class MetaPrior(_Frozen):
     #: Width (in log batch) of the batch-similarity weights.
     batch_bandwidth: float = Field(default=BATCH_BANDWIDTH, gt=0)
     interval_scale: float = Field(default=1.0, gt=0)
-    #: How interval_scale was learned (devices, k values, coverage before and after).
+    #: sd of the log error shared by every model of one device beyond the parameter
+    #: uncertainty (:func:`offset_sigma_from`); files written before it read 0.
+    offset_sigma: float = Field(default=0.0, ge=0)
+    #: How interval_scale and offset_sigma were learned (devices, k, coverage before/after).
     interval_note: str = ""
 
     @property
@@ -152,7 +157,9 @@ class MetaPrior(_Frozen):
             [t.residual_sigma[name] for t in devs],
             self.nu0,
         )
-        return lp.model_copy(update={"interval_scale": self.interval_scale})
+        return lp.model_copy(
+            update={"interval_scale": self.interval_scale, "offset_sigma": self.offset_sigma}
+        )
 
 
 # --------------------------------------------------------------------------- learning
@@ -209,6 +216,27 @@ def interval_scale_from(z_per_device: Sequence[Iterable[float]], coverage: float
     return float(np.median(per))
 
 
+def offset_sigma_from(
+    offsets_per_device: Sequence[Iterable[float]], param_var_per_device: Sequence[Iterable[float]]
+) -> float:
+    """sd of the log error shared by all models of a device that its fit's parameter
+    uncertainty does not account for: per training device, the mean over few-shot fits of
+    (mean query log error)^2 minus the mean predicted parameter variance (ḡ Σ ḡ), floored at
+    0; the mean over devices (the moment estimate of a variance component; the interval scale
+    then takes the median, :func:`interval_scale_from`), square-rooted. The query
+    errors of one fit share this offset, so it does not shrink with k: a device measured at
+    another time than its calibration points, a runtime setting the networks share."""
+    per = []
+    for b, v in zip(offsets_per_device, param_var_per_device, strict=True):
+        b2 = np.asarray(list(b), dtype=np.float64) ** 2
+        pv = np.asarray(list(v), dtype=np.float64)
+        if b2.size:
+            per.append(max(float(np.mean(b2) - np.mean(pv)), 0.0))
+    if not per:
+        raise InputError("no out-of-sample errors to learn a device offset from")
+    return float(np.sqrt(np.mean(per)))
+
+
 def build(
     device_type: str,
     runtime: str,
@@ -217,6 +245,7 @@ def build(
     method: str,
     interval_scale: float = 1.0,
     interval_note: str = "",
+    offset_sigma: float = 0.0,
 ) -> MetaPrior:
     return MetaPrior(
         device_type=device_type,
@@ -228,6 +257,7 @@ def build(
         datasheet_tau={k: dict(v) for k, v in datasheet_tau.items()},
         interval_scale=interval_scale,
         interval_note=interval_note,
+        offset_sigma=offset_sigma,
     )
 
 
