@@ -178,43 +178,107 @@ def kernel_features(
     """Feature matrix ``(n_kernels, N_FEATURES)`` (float64, NaN = not applicable) of ``kernels``
     (a ``KernelPlan`` or any sequence of its kernels) of ``graph``; ``extra``: nodes the
     runtime adds that the graph lacks (layout reorders), by name; ``layout``: the blocked
-    layout the plan was partitioned for (``conv_nchwc``)."""
+    layout the plan was partitioned for (``conv_nchwc``).
+
+    The columns every kernel has are built for all kernels at once; only the shape features
+    that need the kernel's nodes are read kernel by kernel, into sparse per-column lists.
+    """
     by_name: dict[str, Node] = {n.name: n for n in graph.nodes}
     if extra:
         by_name.update(extra)
     ks: Sequence[Kernel] = list(kernels)
-    out = np.full((len(ks), N_FEATURES), np.nan)
+    n = len(ks)
+    out = np.full((n, N_FEATURES), np.nan)
+    if n == 0:
+        return out
+    work = np.fromiter((float(k.compute_work) for k in ks), np.float64, n)
+    nbytes = np.fromiter((float(k.bytes) for k in ks), np.float64, n)
+    out[:, _I_LOG10_FLOPS] = _log10_all(work)
+    out[:, _I_LOG10_BYTES] = _log10_all(nbytes)
+    out[:, _I_LOG10_WORKING_SET] = _log10_all(
+        np.fromiter((float(k.working_set_bytes) for k in ks), np.float64, n)
+    )
+    moved = nbytes > 0
+    intensity = np.full(n, np.nan)
+    np.divide(work, nbytes, out=intensity, where=moved)
+    out[:, _I_ARITHMETIC_INTENSITY] = intensity
+    out[:, _I_N_OPS] = np.fromiter((len(k.ops) for k in ks), np.float64, n)
+    out[:, _I_CATEGORY] = np.fromiter((CATEGORY_INDEX[k.category] for k in ks), np.float64, n)
+    common: list[tuple[int, int, int, int, int, int]] = []
+    rows: list[list[int]] = [[] for _ in range(N_FEATURES)]
+    values: list[list[float]] = [[] for _ in range(N_FEATURES)]
     for i, k in enumerate(ks):
-        members = [by_name[n] for n in k.nodes]
-        out[i] = _row(k, members, layout)
+        members = [by_name[name] for name in k.nodes]
+        common.append(_shape_features(i, k, members, layout, rows, values))
+    cols = np.array(common, dtype=np.float64).reshape(n, 6)
+    out[:, _I_LOG10_WEIGHT_BYTES] = _log10_all(cols[:, 0])
+    out[:, _I_LOG10_OUTPUT_ELEMENTS] = _log10_all(cols[:, 1])
+    out[:, _I_OP_CODE] = cols[:, 2]
+    out[:, _I_ELEM_BYTES] = cols[:, 3]
+    out[:, _I_N_INPUTS] = cols[:, 4]
+    out[:, _I_N_OUTPUTS] = cols[:, 5]
+    for j in range(N_FEATURES):
+        if rows[j]:
+            out[rows[j], j] = values[j]
     return out
 
 
-def _row(k: Kernel, members: Sequence[Node], layout: NchwcRules | None = None) -> list[float]:
-    f = [_NAN] * N_FEATURES
+_I_LOG10_FLOPS = FEATURE_INDEX["log10_flops"]
+_I_LOG10_BYTES = FEATURE_INDEX["log10_bytes"]
+_I_LOG10_WORKING_SET = FEATURE_INDEX["log10_working_set"]
+_I_ARITHMETIC_INTENSITY = FEATURE_INDEX["arithmetic_intensity"]
+_I_LOG10_WEIGHT_BYTES = FEATURE_INDEX["log10_weight_bytes"]
+_I_LOG10_OUTPUT_ELEMENTS = FEATURE_INDEX["log10_output_elements"]
+_I_N_OPS = FEATURE_INDEX["n_ops"]
+_I_CATEGORY = FEATURE_INDEX["category"]
+_I_OP_CODE = FEATURE_INDEX["op_code"]
+_I_ELEM_BYTES = FEATURE_INDEX["elem_bytes"]
+_I_N_INPUTS = FEATURE_INDEX["n_inputs"]
+_I_N_OUTPUTS = FEATURE_INDEX["n_outputs"]
+_I_EW_ELEMENTS = FEATURE_INDEX["ew_elements"]
+_I_EW_BROADCAST = FEATURE_INDEX["ew_broadcast"]
+_I_EW_BROADCAST_ACTIVATION = FEATURE_INDEX["ew_broadcast_activation"]
+
+
+def _log10_all(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """:func:`_log10` of every entry, with ``math.log10`` itself (numpy's vectorized log10 may
+    differ from it in the last bit) applied once per distinct value."""
+    distinct, where = np.unique(x, return_inverse=True)
+    logs = np.fromiter((_log10(float(v)) for v in distinct), np.float64, len(distinct))
+    return logs[where.reshape(-1)]
+
+
+def _shape_features(
+    i: int,
+    k: Kernel,
+    members: Sequence[Node],
+    layout: NchwcRules | None,
+    rows: list[list[int]],
+    values: list[list[float]],
+) -> tuple[int, int, int, int, int, int]:
+    """Append row ``i``'s category features to ``rows``/``values`` (column by column); returns
+    the features every row has that need the member nodes: weight bytes and output elements
+    (their log10 taken by the caller), op code, element bytes, inputs and outputs."""
     anchor = members[0]
     last = members[-1]
-    work = float(k.compute_work)
 
     def put(name: str, value: float) -> None:
-        f[FEATURE_INDEX[name]] = float(value)
+        j = FEATURE_INDEX[name]
+        rows[j].append(i)
+        values[j].append(float(value))
 
-    put("log10_flops", _log10(work))
-    put("log10_bytes", _log10(k.bytes))
-    put("log10_working_set", _log10(k.working_set_bytes))
-    put("arithmetic_intensity", work / k.bytes if k.bytes > 0 else _NAN)
-    weights = {t.name: t.nbytes for n in members for t in n.inputs if t.is_const}
-    put("log10_weight_bytes", _log10(sum(weights.values())))
-    put("log10_output_elements", _log10(sum(o.numel for o in last.outputs)))
-    put("n_ops", len(k.ops))
-    put("op_code", OP_CODES.get(anchor.op, 0))
-    put("category", CATEGORY_INDEX[k.category])
-    ref = anchor.activations[0] if anchor.activations else anchor.outputs[0]
-    put("elem_bytes", ref.dtype.itemsize)
-    produced = {o.name for n in members for o in n.outputs}
-    entering = {t.name for n in members for t in n.inputs if t.name not in produced}
-    put("n_inputs", len(entering))
-    put("n_outputs", len(last.outputs))
+    if len(members) == 1:
+        weight_bytes = sum({t.name: t.nbytes for t in anchor.inputs if t.is_const}.values())
+        produced = {o.name for o in anchor.outputs}
+        entering = {t.name for t in anchor.inputs if t.name not in produced}
+    else:
+        weights = {t.name: t.nbytes for n in members for t in n.inputs if t.is_const}
+        weight_bytes = sum(weights.values())
+        produced = {o.name for n in members for o in n.outputs}
+        entering = {t.name for n in members for t in n.inputs if t.name not in produced}
+    out_elements = sum(o.numel for o in last.outputs)
+    activations = anchor.activations
+    ref = activations[0] if activations else anchor.outputs[0]
 
     op = anchor.op
     cat = k.category
@@ -232,9 +296,17 @@ def _row(k: Kernel, members: Sequence[Node], layout: NchwcRules | None = None) -
         put("pool_window", _prod(anchor.inputs[0].shape[2:]))
         put("pool_global", 1)
     if cat == KernelCategory.ELEMENTWISE:
-        _elementwise(anchor, put)
+        elements = anchor.outputs[0].numel if anchor.outputs else 0
+        rows[_I_EW_ELEMENTS].append(i)
+        values[_I_EW_ELEMENTS].append(float(elements))
+        rows[_I_EW_BROADCAST].append(i)
+        values[_I_EW_BROADCAST].append(float(any(t.numel < elements for t in anchor.inputs)))
+        rows[_I_EW_BROADCAST_ACTIVATION].append(i)
+        values[_I_EW_BROADCAST_ACTIVATION].append(
+            float(any(t.numel < elements for t in activations))
+        )
     elif cat == KernelCategory.DATA_MOVEMENT:
-        put("dm_n_inputs", len(anchor.activations))
+        put("dm_n_inputs", len(activations))
         put("dm_n_outputs", len(anchor.outputs))
         put("dm_elements_moved", sum(o.numel for o in anchor.outputs))
         run = contiguous_run(anchor)
@@ -246,7 +318,8 @@ def _row(k: Kernel, members: Sequence[Node], layout: NchwcRules | None = None) -
         if rw is not None:
             put("norm_rows", rw[0])
             put("norm_width", rw[1])
-    return f
+    op_code = OP_CODES.get(anchor.op, 0)
+    return weight_bytes, out_elements, op_code, ref.dtype.itemsize, len(entering), len(last.outputs)
 
 
 def _conv(node: Node, put: _Put) -> None:
@@ -311,13 +384,6 @@ def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
     a = (1,) * (n - len(a)) + a
     b = (1,) * (n - len(b)) + b
     return tuple(y if x == 1 else x for x, y in zip(a, b, strict=True))
-
-
-def _elementwise(node: Node, put: _Put) -> None:
-    out = node.outputs[0].numel if node.outputs else 0
-    put("ew_elements", out)
-    put("ew_broadcast", int(any(t.numel < out for t in node.inputs)))
-    put("ew_broadcast_activation", int(any(t.numel < out for t in node.activations)))
 
 
 def _squeezed(shape: Sequence[int]) -> tuple[int, ...]:

@@ -338,6 +338,7 @@ def _grow(
 def _single(node: Node, category: KernelCategory, c: OpCost) -> Kernel:
     """A lone node: its costed traffic is the kernel's (the common, fast case)."""
     ws = sum({x.name: x.nbytes for x in node.inputs}.values()) + sum(o.nbytes for o in node.outputs)
+    first = next((t for t in node.inputs if not t.is_const), None)  # the first activation
     return Kernel(
         name=node.name,
         category=category,
@@ -348,7 +349,7 @@ def _single(node: Node, category: KernelCategory, c: OpCost) -> Kernel:
         macs=c.macs,
         bytes=c.bytes_total,
         working_set_bytes=ws,
-        dtype=(node.activations[0] if node.activations else node.outputs[0]).dtype,
+        dtype=(node.outputs[0] if first is None else first).dtype,
         modeled=c.modeled,
     )
 

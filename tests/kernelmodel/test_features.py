@@ -355,3 +355,36 @@ def test_conv_nchwc_is_the_runtimes_layout_choice(
     assert x16[0, FEATURE_INDEX["conv_nchwc"]] == want
     plain = partition(g, "onnxruntime-cpu")  # no blocked layout: not applicable
     assert math.isnan(plain.features[0, FEATURE_INDEX["conv_nchwc"]])
+
+
+def test_all_kernels_at_once_equal_kernel_by_kernel() -> None:
+    # the matrix is built column-wise over all kernels (issue 15): each row must be the row the
+    # kernel gets alone, bit for bit, whatever the other kernels are
+    x = t("x", 1, 4, 6, 6)
+    nodes = [
+        conv("c", x, 4, 3, "a"),
+        unary("r", "Sigmoid", t("a", 1, 4, 6, 6), "b"),
+        node("tr", "Transpose", [t("b", 1, 4, 6, 6)], [t("c", 1, 6, 6, 4)], perm=(0, 2, 3, 1)),
+        node("sm", "Softmax", [t("c", 1, 6, 6, 4)], [t("d", 1, 6, 6, 4)], axis=3),
+        unary("r2", "Sigmoid", t("d", 1, 6, 6, 4), "e"),
+        node("u", "com.example.Mystery", [t("e", 1, 6, 6, 4)], [t("f", 1, 6, 6, 4)]),
+    ]
+    g = graph("mix", nodes, [x], [t("f", 1, 6, 6, 4)])
+    plan = partition(g, "pytorch-eager")
+    feats = kernel_features(g, plan)
+    assert feats.shape == (6, N_FEATURES)
+    for i, k in enumerate(plan.kernels):
+        alone = kernel_features(g, [k])
+        assert alone.tobytes() == feats[i : i + 1].tobytes(), k.name
+    # the Sigmoid kernels by hand: 144 float32 elements in and out, 4 FLOPs each
+    for i in (1, 4):
+        f = dict(zip(FEATURE_NAMES, feats[i].tolist(), strict=True))
+        assert f["log10_flops"] == math.log10(576)
+        assert f["log10_bytes"] == math.log10(2 * 144 * F32)
+        assert f["arithmetic_intensity"] == 576 / (2 * 144 * F32)
+        assert f["log10_weight_bytes"] == 0.0 and f["log10_output_elements"] == math.log10(144)
+        assert (f["n_ops"], f["op_code"], f["elem_bytes"]) == (1, OP_CODES["Sigmoid"], F32)
+        assert (f["n_inputs"], f["n_outputs"]) == (1, 1)
+        assert (f["ew_elements"], f["ew_broadcast"], f["ew_broadcast_activation"]) == (144, 0, 0)
+        _nan(f, ("conv_", "gemm_", "pool_", "dm_", "norm_"))
+    assert kernel_features(g, []).shape == (0, N_FEATURES)
