@@ -236,15 +236,21 @@ def _check_graph_strings(nodes: Sequence[onnx.NodeProto], named: Sequence[Any], 
     for item in named:
         _utf8(item.name, "a tensor name", label)
     for i, n in enumerate(nodes):
-        where = f"node #{i} ({n.op_type if isinstance(n.op_type, str) else 'op ?'})"
+        # the node's description is only written out for a name that is not UTF-8
         for text in (n.name, n.op_type, n.domain, *n.input, *n.output):
-            _utf8(text, f"a name in {where}", label)
+            if isinstance(text, bytes):
+                _utf8(text, f"a name in {_node_where(i, n)}", label)
         for a in n.attribute:
-            _utf8(a.name, f"an attribute name in {where}", label)
+            if isinstance(a.name, bytes):
+                _utf8(a.name, f"an attribute name in {_node_where(i, n)}", label)
             for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs):
                 _check_graph_strings(
                     sub.node, (*sub.input, *sub.output, *sub.value_info, *sub.initializer), label
                 )
+
+
+def _node_where(i: int, n: onnx.NodeProto) -> str:
+    return f"node #{i} ({n.op_type if isinstance(n.op_type, str) else 'op ?'})"
 
 
 def _utf8(text: str | bytes, what: str, label: str) -> None:
@@ -336,6 +342,8 @@ class _Builder:
         self.opsets_key = tuple((o.domain, int(o.version)) for o in proto.opset_import)
         self._key_node: onnx.NodeProto | None = None
         self._key: onnx_memo.Key | None = None
+        #: The last node :func:`same_shape_unary` answered for (its attributes skip the memo).
+        self._fast_node: onnx.NodeProto | None = None
         self.label = label
         self.values: dict[str, _Value] = {}
         self.declared = {vi.name: vi.type for vi in self.graph.value_info}
@@ -558,6 +566,7 @@ class _Builder:
             # Relu, Sigmoid, ...: the output is the input's shape and type, ONNX's answer too
             fast = same_shape_unary(node, ins[0].shape, ins[0].elem_type, self.opsets)
             if fast is not None:
+                self._fast_node = node
                 return fast
         key = self._memo_key(node, ins)
         results = onnx_memo.inferred(key)
@@ -629,7 +638,9 @@ class _Builder:
                     f"{t.name!r} of shape {_dims(t.shape)} would hold {t.nbytes:.3g} bytes, more "
                     f"than any device's memory ({MAX_TENSOR_BYTES:.3g})"
                 )
-        key = self._memo_key(node, ins)
+        # A fast-path node has no attributes to normalize beyond its op's defaults: cheaper
+        # worked out than keyed (the memo would give the same dict)
+        key = None if self._fast_node is node else self._memo_key(node, ins)
         hit = onnx_memo.attrs(key, out_shapes)
         if hit is not None:
             attrs: dict[str, Any] = hit

@@ -48,8 +48,8 @@ def test_a_second_identical_network_adds_nothing_and_names_do_not_matter() -> No
     load_onnx(_conv_net("a"))
     held = onnx_memo.size()
     # conv and reshape: one shape entry and one attribute entry each; relu takes the unary
-    # fast path for shapes, so only its attributes are stored
-    assert held == 5
+    # fast path, which keys neither its shapes nor its attributes (issue 15)
+    assert held == 4
     g = load_onnx(_conv_net("b", x="input", w="weight"))  # renamed tensors: same nodes
     assert onnx_memo.size() == held
     assert [t.shape for t in g.outputs] == [(1, 8 * 8 * 8)]
