@@ -4,7 +4,8 @@ and score the prediction error against k (shared/seeds/003 E3; estimator.llm.tra
 Input: a CSV of measured rows (columns ``model, hardware, prompt, generate, batch, dtype,
 ttft_ms, tpot_ms, e2e_ms``; ``model`` a config.json path or a preset, ``hardware`` the
 registry entry whose prior is fitted, else ``--hw``), or ``--published``: NVIDIA's published
-Llama-2-7B latencies on A100 and H100 (``tools/llm_accuracy_gpu.py``). Per device, each row is
+Llama-2-7B latencies on A100 and H100 (``tools/llm_accuracy_gpu.py``, end to end) and
+TensorRT-LLM's A100 first-token latencies (:data:`FIRST_TOKEN`). Per device, each row is
 held out in turn, the scales are fitted on every k-subset of the others, and the held-out row is
 predicted; the table gives the median |error| per metric against k.
 
@@ -41,10 +42,19 @@ from estimator.llm.transfer import (
 from estimator.registry.loader import write_atomic
 
 REPO = Path(__file__).resolve().parents[1]
+#: TensorRT-LLM's published first-token latencies (its "Low Latency" table, data from v0.5):
+#: LLaMA 7B (the Llama-2-7b engine of its methodology), A100 FP16, batch 1, TP 1, measured as a
+#: generation of one output token. The H100 rows of that table are FP8 and are not used.
+TRTLLM_PERF = (
+    "https://github.com/NVIDIA/TensorRT-LLM/blob/138f96d45f90b9667426f7c47297d8c06bafac73/"
+    "docs/source/performance.md"
+)
+FIRST_TOKEN: tuple[tuple[str, int, float], ...] = (("a100", 128, 16.0), ("a100", 2048, 133.0))
 
 
 def published() -> list[Measurement]:
-    """The published GPU points of tools/llm_accuracy_gpu.py as end-to-end measurements."""
+    """The published GPU points of tools/llm_accuracy_gpu.py (end to end, NeMo) and the
+    first-token latencies of :data:`FIRST_TOKEN` (TTFT, TensorRT-LLM)."""
     spec = importlib.util.spec_from_file_location(
         "llm_accuracy_gpu", REPO / "tools/llm_accuracy_gpu.py"
     )
@@ -53,7 +63,12 @@ def published() -> list[Measurement]:
     sys.modules.setdefault("llm_accuracy_gpu", mod)  # its dataclasses look their module up
     spec.loader.exec_module(sys.modules["llm_accuracy_gpu"])
     mod = sys.modules["llm_accuracy_gpu"]
-    return [
+    llama = str(mod.EXAMPLES / "llama-2-7b" / "config.json")
+    first = [
+        Measurement(model=llama, prompt=n, batch=1, hardware=hw, dtype="fp16", ttft_ms=ms, row=-i)
+        for i, (hw, n, ms) in enumerate(FIRST_TOKEN, start=1)
+    ]
+    return first + [
         Measurement(
             model=str(mod.EXAMPLES / p.model / "config.json"),
             prompt=p.prompt,
@@ -112,7 +127,7 @@ def run(
     summary = [
         {
             "k": k,
-            "n": max(len(e) for e in errs.values()),
+            "n": {m: len(e) for m, e in errs.items()},
             "median_abs": {m: (statistics.median(e) if e else None) for m, e in errs.items()},
         }
         for k, errs in pooled.items()
@@ -126,19 +141,21 @@ def run(
     }
 
 
-def _pct(v: float | None) -> str:
-    return "not measured" if v is None else f"{v:.1%}"
+def _pct(v: float | None, n: int) -> str:
+    return "not measured" if v is None else f"{v:.1%} ({n})"
 
 
 def markdown(doc: dict[str, Any]) -> str:
     out = [f"Command: `{doc['command']}`", ""]
-    out += ["| k | held-out predictions | TTFT | TPOT | end to end |", "|---:|---:|---:|---:|---:|"]
+    out += [
+        "Median |error| of the held-out predictions (their count) against k:",
+        "",
+        "| k | TTFT | TPOT | end to end |",
+        "|---:|---:|---:|---:|",
+    ]
     for s in doc["summary"]:
-        med = s["median_abs"]
-        out.append(
-            f"| {s['k']} | {s['n']} | {_pct(med['ttft_ms'])} | {_pct(med['tpot_ms'])} | "
-            f"{_pct(med['e2e_ms'])} |"
-        )
+        cells = " | ".join(_pct(s["median_abs"][m], s["n"][m]) for m in METRICS)
+        out.append(f"| {s['k']} | {cells} |")
     out += [
         "",
         "| device | rows | tau compute | tau bandwidth | sigma | scales fitted on all rows |",
