@@ -27,6 +27,7 @@ from estimator.device import default_runtime as default_runtime
 from estimator.engine import BOUND_NAMES, KernelArrays, run_kernels
 from estimator.engine.layout import DTYPE_INDEX
 from estimator.errors import EstimatorError, InputError, RegistryError
+from estimator.gcpause import with_gc_paused
 from estimator.identity_cache import IdentityCache
 from estimator.ir.graph import Graph
 from estimator.loading import load_model
@@ -393,6 +394,7 @@ def _is_decoder(model: Any, prompt: int | None, generate: int | None, images: in
     return False
 
 
+@with_gc_paused
 def _estimate(prep: Prepared, ctx: DeviceContext) -> Estimate:
     with np.errstate(all="ignore"):  # absurd registry figures are reported below, not warned
         kt = predict_kernels(prep.plan, ctx)

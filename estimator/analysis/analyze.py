@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from estimator.analysis.liveness import peak_activation_bytes
 from estimator.errors import UnsupportedOpError
+from estimator.gcpause import with_gc_paused
 from estimator.ir.graph import Graph, Node
 from estimator.ops import OpCost, cost_of, param_tensors
 
@@ -39,6 +40,7 @@ class ModelCost:
     nodes: list[NodeCost]
 
 
+@with_gc_paused
 def analyze_graph(graph: Graph, *, strict: bool = False) -> ModelCost:
     """Cost every node and total the graph.
 

@@ -39,6 +39,7 @@ from estimator.frontends.onnx_shapes import (
     same_shape_unary,
 )
 from estimator.frontends.onnx_types import tensor_type, to_dtype
+from estimator.gcpause import gc_paused
 from estimator.ir.graph import Graph, Node
 from estimator.ir.tensor import TensorInfo
 from estimator.safe_read import MAX_MODEL_BYTES, read_regular
@@ -171,7 +172,8 @@ def load_onnx(
         proto = _inline(proto, label)
     _check_structure(proto.graph, label)
     builder = _Builder(proto, opset, label)
-    graph = builder.build(input_shapes, batch, name or default_name)
+    with gc_paused():  # several objects per node, no garbage: the collector would only rescan
+        graph = builder.build(input_shapes, batch, name or default_name)
     graph.metadata.update(
         {
             "source": "onnx",

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from estimator.gcpause import with_gc_paused
 from estimator.ir.graph import Graph, Node
 from estimator.ir.tensor import TensorInfo
 from estimator.ops.cost import OpCost
@@ -77,6 +78,7 @@ class _Graph:
         return name in self.const or self.res(name) in self.const
 
 
+@with_gc_paused
 def partition(
     graph: Graph,
     runtime: str = "onnxruntime-cpu",
