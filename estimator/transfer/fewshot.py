@@ -31,6 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.optimize import least_squares
+from scipy.stats import t as student_t
 
 import estimator
 from estimator.device import DeviceContext, device_context
@@ -279,18 +280,31 @@ class FewShotFit:
         """True when nothing moved the datasheet prior (k = 0 and no meta-learned mean)."""
         return self.k == 0 and self.base == "prior" and not np.any(self.theta)
 
-    def predictive_sigma(self) -> float:
-        """sd of log latency of a typical model: the out-of-sample residual scale, the
-        parameter uncertainty and the shared device-level offset (``offset_sigma``), times the
-        interval scale; the last two learned out of sample on other devices."""
+    def parameter_variance(self) -> float:
+        """Variance of log latency of a typical model from the parameters' posterior: g'Σg
+        with g the mean gradient over the calibration models (k = 0: the widest scale)."""
         g = self.mean_grad
         if self.k == 0:
             # no models to take a typical sensitivity from: a model driven by the widest
             # scale alone bounds it
-            par = float(np.max(np.diag(self.cov))) if self.cov.size else 0.0
-        else:
-            par = float(g @ self.cov @ g) if g.size else 0.0
-        return float(self.interval_scale * np.sqrt(self.sigma**2 + par + self.offset_sigma**2))
+            return float(np.max(np.diag(self.cov))) if self.cov.size else 0.0
+        return float(g @ self.cov @ g) if g.size else 0.0
+
+    @property
+    def dof(self) -> int:
+        """Degrees of freedom of the residual scale: the k points plus the prior's
+        ``SIGMA_PSEUDO_COUNT`` pseudo-observations (scaled-inverse-chi^2 posterior)."""
+        return self.k + SIGMA_PSEUDO_COUNT
+
+    def predictive_sigma(self) -> float:
+        """sd of log latency of a typical model: the out-of-sample residual scale, the
+        parameter uncertainty and the shared device-level offset (``offset_sigma``), times the
+        interval scale (the last two learned out of sample on other devices) and times
+        t_dof(0.975) / z(0.975): with sigma^2 estimated from :attr:`dof` observations the
+        predictive distribution is a Student-t, whose 95% interval the lognormal one then is."""
+        t_ratio = float(student_t.ppf(0.975, self.dof) / student_t.ppf(0.975, np.inf))
+        var = self.sigma**2 + self.parameter_variance() + self.offset_sigma**2
+        return float(self.interval_scale * t_ratio * np.sqrt(var))
 
     def to_profile(self) -> EfficiencyProfile:
         """The fit as an efficiency profile the estimator loads like any other.

@@ -193,7 +193,7 @@ def _inner_errors(
             _, lo, hi = f.predict(q)
             s = (np.log(hi) - np.log(lo)) / (2 * Z95)
             err = np.log(e.y[e.query]) - 0.5 * (np.log(hi) + np.log(lo))
-            par = max(f.predictive_sigma() ** 2 - f.sigma**2, 0.0)
+            par = f.parameter_variance()
             out.append((err, s, par))
     return out
 

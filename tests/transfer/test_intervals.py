@@ -33,8 +33,12 @@ def test_offset_widens_the_predictive_sd() -> None:
     plain = fit(hw, prior, ks, y, params=CMO.params)
     wide = fit(hw, prior, ks, y, params=CMO.params, offset_sigma=0.3, interval_scale=2.0)
     np.testing.assert_array_equal(plain.theta, wide.theta)  # the fit itself is unchanged
-    s0 = plain.predictive_sigma()
-    assert wide.predictive_sigma() == pytest.approx(2.0 * np.sqrt(s0**2 + 0.09))
+    var = plain.sigma**2 + plain.parameter_variance()
+    # k = 6 points + 5 pseudo-observations: Student-t with 11 dof, t_11(0.975) = 2.2010
+    assert plain.dof == 11
+    t_ratio = 2.200985 / 1.959964
+    assert plain.predictive_sigma() == pytest.approx(t_ratio * np.sqrt(var), rel=1e-5)
+    assert wide.predictive_sigma() == pytest.approx(2.0 * t_ratio * np.sqrt(var + 0.09), rel=1e-5)
 
 
 def _device(name: str, offset: float, seed: int, n: int = 48) -> DeviceData:
