@@ -78,8 +78,8 @@ def test_constant_values_are_part_of_the_key() -> None:
 
 def test_a_big_known_constant_is_not_keyed() -> None:
     class Big:
-        shape = (5000,)
-        elem_type = TensorProto.FLOAT
+        shape: tuple[int, ...] = (5000,)
+        elem_type: int = int(TensorProto.FLOAT)
         is_const = True
 
         def array(self) -> np.ndarray:

@@ -304,16 +304,25 @@ def test_contiguous_run(
     assert contiguous_run(n) == run
 
 
-def test_every_category_has_generic_features() -> None:
+def _mixed_graph(extra_sigmoid: bool) -> Graph:
+    """conv -> Sigmoid -> channels-last Transpose -> Softmax [-> Sigmoid] -> an unknown op."""
     x = t("x", 1, 4, 6, 6)
     nodes = [
         conv("c", x, 4, 3, "a"),
         unary("r", "Sigmoid", t("a", 1, 4, 6, 6), "b"),
         node("tr", "Transpose", [t("b", 1, 4, 6, 6)], [t("c", 1, 6, 6, 4)], perm=(0, 2, 3, 1)),
         node("sm", "Softmax", [t("c", 1, 6, 6, 4)], [t("d", 1, 6, 6, 4)], axis=3),
-        node("u", "com.example.Mystery", [t("d", 1, 6, 6, 4)], [t("e", 1, 6, 6, 4)]),
     ]
-    g = graph("mix", nodes, [x], [t("e", 1, 6, 6, 4)])
+    last = "d"
+    if extra_sigmoid:
+        nodes.append(unary("r2", "Sigmoid", t("d", 1, 6, 6, 4), "e"))
+        last = "e"
+    nodes.append(node("u", "com.example.Mystery", [t(last, 1, 6, 6, 4)], [t("f", 1, 6, 6, 4)]))
+    return graph("mix", nodes, [x], [t("f", 1, 6, 6, 4)])
+
+
+def test_every_category_has_generic_features() -> None:
+    g = _mixed_graph(extra_sigmoid=False)
     plan = partition(g, "pytorch-eager")
     feats = kernel_features(g, plan)
     assert feats.shape == (5, N_FEATURES)
@@ -351,25 +360,18 @@ def test_conv_nchwc_is_the_runtimes_layout_choice(
     n = node("conv", "Conv", [x, w], [y], kernel_shape=(3, 3), pads=(1, 1, 1, 1), group=group)
     g = graph("g", [n], [x], [y])
     blocked = partition(g, "onnxruntime-cpu", nchwc_block=16)
+    assert blocked.features is not None
     x16 = blocked.features[[k.category != KC.DATA_MOVEMENT for k in blocked.kernels]]
     assert x16[0, FEATURE_INDEX["conv_nchwc"]] == want
     plain = partition(g, "onnxruntime-cpu")  # no blocked layout: not applicable
+    assert plain.features is not None
     assert math.isnan(plain.features[0, FEATURE_INDEX["conv_nchwc"]])
 
 
 def test_all_kernels_at_once_equal_kernel_by_kernel() -> None:
     # the matrix is built column-wise over all kernels (issue 15): each row must be the row the
     # kernel gets alone, bit for bit, whatever the other kernels are
-    x = t("x", 1, 4, 6, 6)
-    nodes = [
-        conv("c", x, 4, 3, "a"),
-        unary("r", "Sigmoid", t("a", 1, 4, 6, 6), "b"),
-        node("tr", "Transpose", [t("b", 1, 4, 6, 6)], [t("c", 1, 6, 6, 4)], perm=(0, 2, 3, 1)),
-        node("sm", "Softmax", [t("c", 1, 6, 6, 4)], [t("d", 1, 6, 6, 4)], axis=3),
-        unary("r2", "Sigmoid", t("d", 1, 6, 6, 4), "e"),
-        node("u", "com.example.Mystery", [t("e", 1, 6, 6, 4)], [t("f", 1, 6, 6, 4)]),
-    ]
-    g = graph("mix", nodes, [x], [t("f", 1, 6, 6, 4)])
+    g = _mixed_graph(extra_sigmoid=True)
     plan = partition(g, "pytorch-eager")
     feats = kernel_features(g, plan)
     assert feats.shape == (6, N_FEATURES)
