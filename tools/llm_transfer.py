@@ -97,15 +97,21 @@ def _ks(text: str) -> list[int]:
     return ks
 
 
-def run(
-    rows: list[Measurement], hw: str | None, runtime: str | None, ks: list[int]
-) -> dict[str, Any]:
+def _by_device(rows: list[Measurement], hw: str | None) -> dict[str, list[Measurement]]:
+    """Rows per device: a row's hardware column, else ``--hw``."""
     devices: dict[str, list[Measurement]] = {}
     for m in rows:
         dev = m.hardware or hw
         if dev is None:
             raise InputError(f"row {m.row}: no hardware column value and no --hw")
         devices.setdefault(dev, []).append(m)
+    return devices
+
+
+def run(
+    rows: list[Measurement], hw: str | None, runtime: str | None, ks: list[int]
+) -> dict[str, Any]:
+    devices = _by_device(rows, hw)
     per_device: list[dict[str, Any]] = []
     pooled: dict[int, dict[str, list[float]]] = {k: {m: [] for m in METRICS} for k in ks}
     for dev, ms in devices.items():
@@ -200,12 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fit_only(rows: list[Measurement], hw: str | None, runtime: str | None) -> int:
-    devices: dict[str, list[Measurement]] = {}
-    for m in rows:
-        dev = m.hardware or hw
-        if dev is None:
-            raise InputError(f"row {m.row}: no hardware column value and no --hw")
-        devices.setdefault(dev, []).append(m)
+    devices = _by_device(rows, hw)
     for dev, ms in devices.items():
         tau_c, tau_b, sigma = prior_taus(dev, runtime, ms[0].dtype)
         f = fit([(m, base_estimate(m, dev, runtime)) for m in ms], (tau_c, tau_b), sigma)
