@@ -88,10 +88,11 @@ def reorders(
     graph_outputs: set[str],
     tensors: dict[str, TensorInfo],
     rules: NchwcRules,
+    blocked_out: set[str] | None = None,
 ) -> list[Reorder]:
     """The reorders of a plan whose kernel i has anchor node ``anchors[i]``, activation inputs
     ``inputs[i]`` and outputs ``outputs[i]`` (resolved tensor names; ``tensors`` maps them to
-    the IR tensors)."""
+    the IR tensors); ``blocked_out`` receives the tensors left in the blocked layout."""
     blocked: set[str] = set()
     reordered_in: set[str] = set()
     reordered_out: set[str] = set()
@@ -145,4 +146,6 @@ def reorders(
                 leave(x, i)
     for name in sorted(graph_outputs & blocked):
         leave(name, len(anchors))
+    if blocked_out is not None:
+        blocked_out.update(blocked)
     return out

@@ -68,6 +68,8 @@ class _Graph:
             for t in n.outputs:
                 self.producer[self.res(t.name)] = i
         self.graph_out = {self.res(t.name) for t in graph.outputs}
+        #: Tensors in the runtime's blocked layout, node by node (rules with anchor_blocked).
+        self.blocked: set[str] = set()
 
     def res(self, name: str) -> str:
         while name in self.alias:
@@ -96,6 +98,9 @@ def partition(
     rules = load_rules(runtime)
     g = _Graph(graph, rules)
     cost = _costs(g.nodes, costs)
+    layout = rules.nchwc(nchwc_block)
+    if layout is not None and any(r.anchor_blocked for r in rules.absorb):
+        g.blocked = _blocked_tensors(g, layout)
     assigned = [-1] * len(g.nodes)
     groups: list[_Group] = []
 
@@ -129,7 +134,6 @@ def partition(
             for k, grp in zip(kernels, groups, strict=True)
         ]
     extra: dict[str, Node] = {}
-    layout = rules.nchwc(nchwc_block)
     if layout is not None:
         kernels, extra = _with_reorders(g, groups, kernels, layout)
     # Shape features (groups, channels, kernel, M/N/K, ...) travel with the plan, so a device's
@@ -290,6 +294,35 @@ def _when_ok(g: _Graph, when: str, follower: Node, t: str, anchor: int) -> bool:
     return True
 
 
+def _reads_blocked(g: _Graph, node: Node) -> bool:
+    first = next((t for t in node.inputs if not g.is_const(t.name)), None)
+    return first is not None and g.res(first.name) in g.blocked
+
+
+def _blocked_tensors(g: _Graph, layout: NchwcRules) -> set[str]:
+    """The tensors the layout pass leaves blocked when every live node is its own kernel: what
+    a rule conditioned on the layout (``anchor_blocked``) may rely on before kernels exist."""
+    tensors: dict[str, TensorInfo] = {}
+    ins: list[list[str]] = []
+    outs: list[list[str]] = []
+    for n in g.nodes:
+        entering: list[str] = []
+        for t in n.inputs:
+            r = g.res(t.name)
+            if not g.is_const(t.name) and r not in entering:
+                entering.append(r)
+                tensors.setdefault(r, t)
+        produced = []
+        for o in n.outputs:
+            tensors.setdefault(g.res(o.name), o)
+            produced.append(g.res(o.name))
+        ins.append(entering)
+        outs.append(produced)
+    out: set[str] = set()
+    reorders(g.nodes, ins, outs, set(g.graph_out), tensors, layout, blocked_out=out)
+    return out
+
+
 def _grow(
     g: _Graph, rules: FusionRules, i: int, assigned: list[int], cost: Mapping[str, OpCost]
 ) -> _Group:
@@ -314,7 +347,12 @@ def _grow(
         for ri, r in enumerate(rules.absorb):
             if ri < last_rule or (ri == last_rule and not r.repeat):
                 continue
-            if anchor_op in r.anchor and f.op in r.follow and _when_ok(g, r.when, f, t, i):
+            if (
+                anchor_op in r.anchor
+                and f.op in r.follow
+                and _when_ok(g, r.when, f, t, i)
+                and (not r.anchor_blocked or _reads_blocked(g, node))
+            ):
                 hit = ri
                 break
         if hit >= 0:

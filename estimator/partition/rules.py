@@ -32,7 +32,10 @@ class AbsorbRule:
     ``fold``: the follower disappears into the anchor's weights (no FLOPs, no bytes).
     ``epilogue``: the follower's arithmetic runs inside the kernel (FLOPs count, its intermediate
     tensor is never written). ``becomes`` renames the anchor (MatMul + bias -> Gemm) so later
-    rules can match the new op.
+    rules can match the new op. ``anchor_blocked``: only when the anchor reads a tensor in the
+    runtime's blocked layout (onnxruntime turns a BatchNormalization on an NCHWc tensor into an
+    nchwc Conv, which then takes a residual Sum and an activation; one on an NCHW tensor stays a
+    BatchNormalization).
     """
 
     name: str
@@ -42,6 +45,7 @@ class AbsorbRule:
     when: When
     repeat: bool
     becomes: str | None
+    anchor_blocked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +152,7 @@ def _build(data: dict[str, Any], path: str) -> FusionRules:
             when=_choice(r.get("when", "any"), ("any", "const_operand", "residual")),
             repeat=bool(r.get("repeat", False)),
             becomes=r.get("becomes"),
+            anchor_blocked=bool(r.get("anchor_blocked", False)),
         )
         for r in data["absorb"]
     )

@@ -20,6 +20,7 @@ from onnx import TensorProto, helper, numpy_helper
 from estimator.frontends.onnx_frontend import load_onnx
 from estimator.partition import partition
 from estimator.partition.rules import load_rules
+from estimator.registry.models import KernelCategory
 
 NOT_KERNELS = {"ReorderInput", "ReorderOutput", "Reshape"}
 C, K = 16, 16
@@ -273,3 +274,66 @@ def test_layout_reorders_match_onnxruntime(tmp_path: Path) -> None:
         assert ours == expected, (name, ours, expected)
         total += sum(expected.values())
     assert total > 0  # the cases do exercise the layout
+
+
+#: BatchNormalization on a blocked tensor: onnxruntime makes it an nchwc Conv that takes the
+#: residual Sum and the Relu (``anchor_blocked`` rules); on an NCHW tensor it stays apart.
+BLOCKED_BN_CASES: dict[
+    str, Callable[[], tuple[list[onnx.NodeProto], list[onnx.TensorProto], list[int]]]
+] = {
+    # RepVGG's training-form block: relu(conv3x3(x0) + conv1x1(x0) + bn(x0))
+    "repvgg_identity_branch": lambda: (
+        [
+            _conv("x", "W0", "x0"),
+            _conv("x0", "W", "c1"),
+            _conv("x0", "W1", "c2", k=1),
+            helper.make_node("Add", ["c1", "c2"], ["sum1"]),
+            helper.make_node("BatchNormalization", ["x0", "s", "b", "m", "v"], ["i"]),
+            helper.make_node("Add", ["sum1", "i"], ["sum2"]),
+            helper.make_node("Relu", ["sum2"], ["y"]),
+        ],
+        [
+            _c("W0", (C, C, 3, 3)),
+            _c("W", (C, C, 3, 3)),
+            _c("W1", (C, C, 1, 1)),
+            _c("B", (C,)),
+            *_bn_params(),
+        ],
+        IMG,
+    ),
+    # pre-activation BN-ReLU on a residual sum of blocked tensors
+    "residual_bn_relu": lambda: (
+        [
+            _conv("x", "W0", "x0"),
+            _conv("x0", "W1", "c", k=1),
+            helper.make_node("Add", ["x0", "c"], ["r"]),
+            helper.make_node("BatchNormalization", ["r", "s", "b", "m", "v"], ["n"]),
+            helper.make_node("Relu", ["n"], ["y"]),
+        ],
+        [_c("W0", (C, C, 3, 3)), _c("W1", (C, C, 1, 1)), _c("B", (C,)), *_bn_params()],
+        IMG,
+    ),
+    # BN-ReLU on the graph input (NCHW): no nchwc Conv, nothing fuses
+    "nchw_bn_relu": lambda: (
+        [
+            helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["n"]),
+            helper.make_node("Relu", ["n"], ["r"]),
+            _conv("r", "W", "y"),
+        ],
+        [_c("W", (C, C, 3, 3)), _c("B", (C,)), *_bn_params()],
+        IMG,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BLOCKED_BN_CASES))
+def test_blocked_batchnorm_fusion_matches_onnxruntime(case: str, tmp_path: Path) -> None:
+    block = _host_block()
+    if block is None:
+        pytest.skip("this CPU has no NCHWc block (no AVX2)")
+    nodes, inits, shape = BLOCKED_BN_CASES[case]()
+    model = _model(nodes, inits, shape)
+    expected = _ort_kernels(model, tmp_path)
+    plan = partition(load_onnx(model, name=case), "onnxruntime-cpu", nchwc_block=block)
+    ours = [k for k in plan if k.category != KernelCategory.DATA_MOVEMENT]
+    assert len(ours) == len(expected), (case, [k.ops for k in ours], expected)
