@@ -235,9 +235,6 @@ _I_OP_CODE = FEATURE_INDEX["op_code"]
 _I_ELEM_BYTES = FEATURE_INDEX["elem_bytes"]
 _I_N_INPUTS = FEATURE_INDEX["n_inputs"]
 _I_N_OUTPUTS = FEATURE_INDEX["n_outputs"]
-_I_EW_ELEMENTS = FEATURE_INDEX["ew_elements"]
-_I_EW_BROADCAST = FEATURE_INDEX["ew_broadcast"]
-_I_EW_BROADCAST_ACTIVATION = FEATURE_INDEX["ew_broadcast_activation"]
 
 
 def _log10_all(x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -267,15 +264,10 @@ def _shape_features(
         rows[j].append(i)
         values[j].append(float(value))
 
-    if len(members) == 1:
-        weight_bytes = sum({t.name: t.nbytes for t in anchor.inputs if t.is_const}.values())
-        produced = {o.name for o in anchor.outputs}
-        entering = {t.name for t in anchor.inputs if t.name not in produced}
-    else:
-        weights = {t.name: t.nbytes for n in members for t in n.inputs if t.is_const}
-        weight_bytes = sum(weights.values())
-        produced = {o.name for n in members for o in n.outputs}
-        entering = {t.name for n in members for t in n.inputs if t.name not in produced}
+    weights = {t.name: t.nbytes for n in members for t in n.inputs if t.is_const}
+    weight_bytes = sum(weights.values())
+    produced = {o.name for n in members for o in n.outputs}
+    entering = {t.name for n in members for t in n.inputs if t.name not in produced}
     out_elements = sum(o.numel for o in last.outputs)
     activations = anchor.activations
     ref = activations[0] if activations else anchor.outputs[0]
@@ -296,15 +288,7 @@ def _shape_features(
         put("pool_window", _prod(anchor.inputs[0].shape[2:]))
         put("pool_global", 1)
     if cat == KernelCategory.ELEMENTWISE:
-        elements = anchor.outputs[0].numel if anchor.outputs else 0
-        rows[_I_EW_ELEMENTS].append(i)
-        values[_I_EW_ELEMENTS].append(float(elements))
-        rows[_I_EW_BROADCAST].append(i)
-        values[_I_EW_BROADCAST].append(float(any(t.numel < elements for t in anchor.inputs)))
-        rows[_I_EW_BROADCAST_ACTIVATION].append(i)
-        values[_I_EW_BROADCAST_ACTIVATION].append(
-            float(any(t.numel < elements for t in activations))
-        )
+        _elementwise(anchor, activations, put)
     elif cat == KernelCategory.DATA_MOVEMENT:
         put("dm_n_inputs", len(activations))
         put("dm_n_outputs", len(anchor.outputs))
@@ -384,6 +368,13 @@ def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
     a = (1,) * (n - len(a)) + a
     b = (1,) * (n - len(b)) + b
     return tuple(y if x == 1 else x for x, y in zip(a, b, strict=True))
+
+
+def _elementwise(node: Node, activations: Sequence[TensorInfo], put: _Put) -> None:
+    out = node.outputs[0].numel if node.outputs else 0
+    put("ew_elements", out)
+    put("ew_broadcast", int(any(t.numel < out for t in node.inputs)))
+    put("ew_broadcast_activation", int(any(t.numel < out for t in activations)))
 
 
 def _squeezed(shape: Sequence[int]) -> tuple[int, ...]:

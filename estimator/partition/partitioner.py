@@ -156,26 +156,7 @@ def _with_reorders(
 ) -> tuple[list[Kernel], dict[str, Node]]:
     """``kernels`` with the layout reorders the runtime inserts, each before the kernel it
     feeds, and the nodes standing for them (for their shape features)."""
-    tensors: dict[str, TensorInfo] = {}
-    anchors: list[Node] = []
-    ins: list[list[str]] = []
-    outs: list[list[str]] = []
-    for grp in groups:
-        members = [g.nodes[m] for m in grp.members]
-        produced = {g.res(o.name) for n in members for o in n.outputs}
-        entering: list[str] = []
-        for n in members:
-            for t in n.inputs:
-                r = g.res(t.name)
-                if not g.is_const(t.name) and r not in produced and r not in entering:
-                    entering.append(r)
-                    tensors.setdefault(r, t)
-        for n in members:
-            for o in n.outputs:
-                tensors.setdefault(g.res(o.name), o)
-        anchors.append(members[0])
-        ins.append(entering)
-        outs.append(sorted(produced))
+    anchors, ins, outs, tensors = _layout_edges(g, [grp.members for grp in groups])
     found = reorders(anchors, ins, outs, set(g.graph_out), tensors, layout)
     extra: dict[str, Node] = {}
     before: dict[int, list[Kernel]] = {}
@@ -302,25 +283,39 @@ def _reads_blocked(g: _Graph, node: Node) -> bool:
 def _blocked_tensors(g: _Graph, layout: NchwcRules) -> set[str]:
     """The tensors the layout pass leaves blocked when every live node is its own kernel: what
     a rule conditioned on the layout (``anchor_blocked``) may rely on before kernels exist."""
+    anchors, ins, outs, tensors = _layout_edges(g, [[i] for i in range(len(g.nodes))])
+    out: set[str] = set()
+    reorders(anchors, ins, outs, set(g.graph_out), tensors, layout, blocked_out=out)
+    return out
+
+
+def _layout_edges(
+    g: _Graph, groups: list[list[int]]
+) -> tuple[list[Node], list[list[str]], list[list[str]], dict[str, TensorInfo]]:
+    """What :func:`reorders` reads of kernels made of the node index lists ``groups``: each
+    one's anchor, activation inputs from outside it and outputs (resolved names), and the
+    tensors by name."""
     tensors: dict[str, TensorInfo] = {}
+    anchors: list[Node] = []
     ins: list[list[str]] = []
     outs: list[list[str]] = []
-    for n in g.nodes:
+    for group in groups:
+        members = [g.nodes[m] for m in group]
+        produced = {g.res(o.name) for n in members for o in n.outputs}
         entering: list[str] = []
-        for t in n.inputs:
-            r = g.res(t.name)
-            if not g.is_const(t.name) and r not in entering:
-                entering.append(r)
-                tensors.setdefault(r, t)
-        produced = []
-        for o in n.outputs:
-            tensors.setdefault(g.res(o.name), o)
-            produced.append(g.res(o.name))
+        for n in members:
+            for t in n.inputs:
+                r = g.res(t.name)
+                if not g.is_const(t.name) and r not in produced and r not in entering:
+                    entering.append(r)
+                    tensors.setdefault(r, t)
+        for n in members:
+            for o in n.outputs:
+                tensors.setdefault(g.res(o.name), o)
+        anchors.append(members[0])
         ins.append(entering)
-        outs.append(produced)
-    out: set[str] = set()
-    reorders(g.nodes, ins, outs, set(g.graph_out), tensors, layout, blocked_out=out)
-    return out
+        outs.append(sorted(produced))
+    return anchors, ins, outs, tensors
 
 
 def _grow(
