@@ -519,10 +519,6 @@ def estimate_generation(
         )
     unmodeled: dict[str, int] = {}
 
-    def note_unmodeled(p: _Pass, times: float) -> None:
-        for op, n in p.unmodeled.items():
-            unmodeled[op] = unmodeled.get(op, 0) + round(n * times)
-
     vision_pass: _Pass | None = None
     vision_peak = 0
     vision_params = 0
@@ -542,7 +538,7 @@ def estimate_generation(
         if work.images:
             vision_pass, vg = price_stack(vision, tower.layers, ctx)
             vision_peak = activation_peak(vg)
-            note_unmodeled(vision_pass, 1)
+            count_unmodeled(unmodeled, vision_pass, 1)
 
     window = opts.sliding_window.windowed_attention and cfg.sliding_window is not None
     windowed = cfg.windowed_layers if window else 0
@@ -568,14 +564,17 @@ def estimate_generation(
     def text_pass(kv: int | None) -> tuple[_Pass, Graph]:
         if windowed in (0, cfg.layers) or cfg.layers <= 2:
             return price_stack(partial(text_graph, kv=kv), cfg.layers, ctx)
+
         # full-attention layers first, then windowed ones (Qwen2's max_window_layers)
-        full_kind = partial(lambda n, kv: text_graph(n, kv, full=n), kv=kv)
+        def full_kind(n: int) -> Graph:
+            return text_graph(n, kv, full=n)
+
         window_kind = partial(text_graph, kv=kv, full=0)
         return price_layers([(full_kind, cfg.layers - windowed), (window_kind, windowed)], ctx)
 
     prefill, pg = text_pass(None)
     prefill_peak = activation_peak(pg)
-    note_unmodeled(prefill, 1)
+    count_unmodeled(unmodeled, prefill, 1)
 
     params = decoder_params(cfg) + vision_params
     mem = memory_need(
@@ -644,6 +643,12 @@ def model_notes(spec: LlmSpec, opts: LlmRuntime) -> list[str]:
     return notes
 
 
+def count_unmodeled(into: dict[str, int], p: _Pass, times: float) -> None:
+    """Add ``times`` passes' worth of ``p``'s unmodeled op counts to ``into``."""
+    for op, n in p.unmodeled.items():
+        into[op] = into.get(op, 0) + round(n * times)
+
+
 def assemble_generation(
     *,
     model: str,
@@ -700,8 +705,7 @@ def assemble_generation(
     if decode:
         stages.append(_stage("decode", decode, list(weights), sigma))
         for p, w in zip(decode, weights, strict=True):
-            for op, n in p.unmodeled.items():
-                unmodeled[op] = unmodeled.get(op, 0) + round(n * w)
+            count_unmodeled(unmodeled, p, w)
 
     passes = ([vision_pass] if vision_pass else []) + [prefill] + decode
     pw = ([1.0] if vision_pass else []) + [1.0] + list(weights)

@@ -22,7 +22,6 @@ the bandwidth scale.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from scipy.optimize import least_squares
 
 from estimator.errors import InputError
 from estimator.registry.models import KernelCategory
+from estimator.safe_read import csv_rows
 
 #: Columns of a measurement CSV; ``model``, ``prompt`` and ``batch`` required, and at least one
 #: of the three latencies per row (``e2e_ms`` needs ``generate``).
@@ -148,12 +148,9 @@ def read_measurements(path: str | Path) -> list[Measurement]:
     ``model``: a ``config.json`` path (relative paths from the CSV's folder) or a preset name.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: cannot read ({exc.__class__.__name__})") from None
-    reader = csv.DictReader(text.splitlines())
-    header = reader.fieldnames or []
+    lines = csv_rows(p, what="measurement CSV")
+    _, header = next(lines)
+    header = [c.strip() for c in header]
     unknown = [c for c in header if c not in COLUMNS]
     if unknown:
         raise InputError(f"{p}: unknown column {unknown[0]!r}; columns: {', '.join(COLUMNS)}")
@@ -161,11 +158,11 @@ def read_measurements(path: str | Path) -> list[Measurement]:
         if c not in header:
             raise InputError(f"{p}: missing column {c!r}")
     out: list[Measurement] = []
-    for i, rec in enumerate(reader, start=2):
+    for i, fields in lines:
         where = f"{p}: row {i}"
-        if None in rec:
+        if len(fields) > len(header):
             raise InputError(f"{where}: more fields than the header's {len(header)}")
-        cell = {k: (v or "").strip() for k, v in rec.items()}
+        cell = {k: v.strip() for k, v in zip(header, fields, strict=False)}
         model = cell["model"]
         if not model:
             raise InputError(f"{where}: model is empty")
