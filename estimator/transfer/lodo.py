@@ -30,6 +30,7 @@ from estimator.registry.models import EfficiencyProfile, Hardware
 from estimator.transfer.fewshot import DEFAULT_PARAMS, DEFAULT_SIGMA, FewShotFit, fit
 from estimator.transfer.levels import LEVELS, Level, Select, fit_level, fit_selected
 from estimator.transfer.metaprior import (
+    Z95,
     MetaPrior,
     TrainingDevice,
     build,
@@ -43,7 +44,6 @@ INNER_DRAWS = 2
 #: Fewest other devices of the scored device's group whose inner fits set its interval
 #: calibration; with fewer, every other device's do.
 MIN_GROUP_DEVICES = 2
-Z95 = 1.959963984540054
 METHOD = (
     "empirical Bayes over training devices fitted on all their pool rows (datasheet prior): "
     "mu = mean theta, tau^2 = (scatter + posterior variances + NU0 * datasheet tau^2) / (n + NU0); "
@@ -142,8 +142,19 @@ def _rho(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
 
 def zscores(lo: NDArray[np.float64], hi: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray:
     """Standardized log errors of ``y`` under lognormal 95% intervals [lo, hi]."""
-    s = (np.log(hi) - np.log(lo)) / (2 * 1.959963984540054)
-    return np.asarray((np.log(y) - 0.5 * (np.log(hi) + np.log(lo))) / s, dtype=np.float64)
+    return np.asarray(_log_error(lo, hi, y) / _log_sd(lo, hi), dtype=np.float64)
+
+
+def _log_sd(lo: NDArray[np.float64], hi: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The log-space sd of lognormal 95% intervals [lo, hi]."""
+    return np.asarray((np.log(hi) - np.log(lo)) / (2 * Z95), dtype=np.float64)
+
+
+def _log_error(
+    lo: NDArray[np.float64], hi: NDArray[np.float64], y: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """log(y) minus the log-space centre of [lo, hi]."""
+    return np.asarray(np.log(y) - 0.5 * (np.log(hi) + np.log(lo)), dtype=np.float64)
 
 
 def _draws(d: DeviceData, k: int, n: int, rng: np.random.Generator) -> list[NDArray[np.int64]]:
@@ -191,8 +202,8 @@ def _inner_errors(
         for pick in _draws(e, k, INNER_DRAWS, rng):
             f = _selected(e, pick, meta, levels, select)
             _, lo, hi = f.predict(q)
-            s = (np.log(hi) - np.log(lo)) / (2 * Z95)
-            err = np.log(e.y[e.query]) - 0.5 * (np.log(hi) + np.log(lo))
+            s = _log_sd(lo, hi)
+            err = _log_error(lo, hi, e.y[e.query])
             par = f.parameter_variance()
             out.append((err, s, par))
     return out

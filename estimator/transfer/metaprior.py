@@ -42,6 +42,9 @@ import estimator
 from estimator.errors import InputError, RegistryError
 from estimator.registry.loader import builtin_registry, write_atomic
 
+#: Two-sided 95% quantile of the standard normal (the intervals' half-width in sd).
+Z95 = 1.959963984540054
+
 #: Weight of the datasheet prior as one more training device (see the module docstring).
 NU0 = 1.0
 #: sd, in log batch size, of the similarity weights: a device timed at batch 32 counts
@@ -210,7 +213,7 @@ def interval_scale_from(z_per_device: Sequence[Iterable[float]], coverage: float
     for z in z_per_device:
         a = np.abs(np.asarray(list(z), dtype=np.float64))
         if a.size:
-            per.append(float(np.quantile(a, coverage) / 1.959963984540054))
+            per.append(float(np.quantile(a, coverage) / Z95))
     if not per:
         raise InputError("no out-of-sample errors to learn an interval scale from")
     return float(np.median(per))
