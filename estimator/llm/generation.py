@@ -298,9 +298,14 @@ def price_stack(
     """
     if layers <= 2:
         g = build(layers)
-        w, kv = streamed_bytes(g)
-        return measure_pass(g, ctx, float(w + kv)), g
+        return price_graph(g, ctx), g
     return price_layers([(build, layers)], ctx)
+
+
+def price_graph(graph: Graph, ctx: DeviceContext) -> _Pass:
+    """One pass of a whole model's graph: its footprint is the weights and cache it streams."""
+    w, kv = streamed_bytes(graph)
+    return measure_pass(graph, ctx, float(w + kv))
 
 
 def _combine(ones: Sequence[Any], twos: Sequence[Any], counts: Sequence[int]) -> Any:

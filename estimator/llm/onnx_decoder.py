@@ -1,7 +1,7 @@
 """A generation estimated from an exported ONNX decoder with past-key-value inputs.
 
 The file is the graph: every pass is the file's own graph with its symbolic dims bound, priced
-by the same machinery as the config route (:func:`estimator.llm.generation.measure_pass`,
+by the same machinery as the config route (:func:`estimator.llm.generation.price_graph`,
 :func:`estimator.llm.generation.assemble_generation`). Recognised inputs, by name (Hugging Face
 optimum's ``decoder_with_past_model.onnx`` and :func:`estimator.zoo.export.export_decoder`):
 
@@ -39,12 +39,11 @@ from estimator.ir.graph import Graph
 from estimator.llm.generation import (
     Generation,
     Workload,
-    _Pass,
     assemble_generation,
     llm_context,
-    measure_pass,
+    price_graph,
 )
-from estimator.llm.memory import memory_need, streamed_bytes
+from estimator.llm.memory import memory_need
 from estimator.ops import param_tensors
 
 _PAST = (
@@ -221,12 +220,8 @@ def estimate_onnx_generation(
         _bind(proto, inputs, work.batch, seq, past, label)
         return load_onnx(proto, name=name)
 
-    def price(g: Graph) -> _Pass:
-        w, kv = streamed_bytes(g)
-        return measure_pass(g, ctx, float(w + kv))
-
     prefill_graph = graph(work.prompt, 0)
-    prefill = price(prefill_graph)
+    prefill = price_graph(prefill_graph, ctx)
     unmodeled = dict(prefill.unmodeled)
     final = work.prompt + work.generate - 1
     kv_bytes = sum(
@@ -255,7 +250,7 @@ def estimate_onnx_generation(
         prefill_tokens=work.prompt,
         vision_pass=None,
         prefill=prefill,
-        decode_pass=lambda kv: price(graph(1, kv)),
+        decode_pass=lambda kv: price_graph(graph(1, kv), ctx),
         memory=mem,
         params=analyze_graph(prefill_graph).params,
         unmodeled=unmodeled,
