@@ -55,6 +55,9 @@ class KernelPoint:
     features: NDArray[np.float64] | None = None
     #: Engine dtype index of the kernel (fp32 for every measured CPU kernel today).
     dtype: int = 0
+    #: Profiled nodes whose times were summed into ``t`` (each carries the profiler's per-node
+    #: cost once: :func:`estimator.calibration.calibrate.profiler_offset`).
+    nodes: int = 1
 
     @property
     def compute_bound(self) -> bool:
@@ -73,6 +76,8 @@ class Attribution:
     matched_us: float
     unmatched_us: float
     unmatched_ops: dict[str, float] = field(default_factory=dict)
+    #: Nodes the profiler timed (matched or not): the count its per-node cost is paid on.
+    profiled_nodes: int = 0
 
     @property
     def time_match_rate(self) -> float:
@@ -157,6 +162,7 @@ def attribute(
             for t in ir_node.outputs:
                 owner.setdefault(TENSOR + t.name, idx)
     times = np.zeros(len(kernels))
+    counts = np.zeros(len(kernels), dtype=np.int64)
     seen = np.zeros(len(kernels), dtype=bool)
     matched = unmatched = 0.0
     unmatched_ops: dict[str, float] = {}
@@ -172,6 +178,7 @@ def attribute(
             unmatched_ops[node.op_type] = unmatched_ops.get(node.op_type, 0.0) + us
             continue
         times[idx] += us
+        counts[idx] += 1
         seen[idx] = True
         matched += us
     distributed = _distribute_by_op(kernels, times, seen, unmatched_ops)
@@ -196,6 +203,7 @@ def attribute(
             t_memory=float(tm0[i]),
             features=None if arr.features is None else arr.features[i],
             dtype=int(arr.dtype[i]),
+            nodes=max(int(counts[i]), 1),
         )
         for i, k in enumerate(kernels)
         if seen[i] and times[i] > 0
@@ -208,6 +216,7 @@ def attribute(
         matched_us=matched,
         unmatched_us=unmatched,
         unmatched_ops=unmatched_ops,
+        profiled_nodes=len(run.nodes),
     )
 
 

@@ -56,6 +56,10 @@ class FitOptions:
     network_prior_log_sd: float = 0.3
     #: sd of the normal prior on the per-kernel whole-network gap (microseconds).
     network_gap_prior_us: float = 20.0
+    #: Smallest share of its profiled time a kernel keeps once the profiler's per-node cost is
+    #: taken out (:func:`estimator.calibration.calibrate.profiler_offset`): a numerical guard
+    #: for nodes not much longer than that cost, not an efficiency.
+    profiler_min_share: float = 0.25
 
 
 @dataclass(slots=True)

@@ -477,6 +477,11 @@ class NetworkFit(_Frozen):
     n_networks: int = Field(ge=1)
     #: Families (or names) of the networks fitted on, so a validation can tell what was seen.
     families: list[str] = Field(default_factory=list)
+    #: What the runtime's profiler adds to each node it times beyond what the node adds to an
+    #: unprofiled run (us): the median over the fitted networks of (sum of profiled node times -
+    #: whole run) / profiled nodes. Taken out of every measured kernel before the curves and the
+    #: shape correction were fitted.
+    profiler_offset_us: float = Field(default=0.0, ge=0)
 
 
 class EfficiencyProfile(_Frozen):
