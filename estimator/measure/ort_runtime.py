@@ -174,7 +174,13 @@ class OrtRunner:
             ) from exc
 
     def profile(self, *, warmup: int, runs: int) -> list[KernelTime]:
-        """Per-node times from a separate profiled session, so profiling never slows the samples."""
+        """Per-node times from a separate profiled session, so profiling never slows the samples.
+
+        The timing session is released first, so the runner times nothing after this: alive,
+        its intra-op pool's spinning threads take cores from the profiled session's (on 2
+        cores at 2 threads a 3424x1200 MatMul profiled at 172 us beside it, 105 us alone, 97 us
+        unprofiled)."""
+        self.session = None
         with tempfile.TemporaryDirectory(prefix="measure-prof-") as tmp:
             prefix = str(Path(tmp) / "ort")
             sess = open_session(self.model, self.label, self.threads, prefix)
@@ -182,6 +188,7 @@ class OrtRunner:
                 sess.run(None, self.feeds)
             trace = sess.end_profiling()
             rows = parse_ort_trace(trace, skip_runs=warmup)
+            del sess
         names, producers = _graph_names(self.model)
         return resolve_sources(rows, names, producers)
 
