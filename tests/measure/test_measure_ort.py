@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from estimator.errors import InputError, ModelLoadError
-from estimator.measure import Measurement, measure
+from estimator.measure import Measurement, measure, ort_runtime
 
 OPS = ("Tanh", "Abs", "Neg", "Exp")  # unary chain onnxruntime has no fusion for
 
@@ -77,6 +78,26 @@ def test_profile_names_match_onnx_nodes(chain_path: Path) -> None:
     assert all(v > 0 for v in times.values())
     assert {k.op_type for k in m.kernel_times} == set(OPS)
     assert all(k.calls == 10 for k in m.kernel_times)  # one call per node per timed run
+
+
+def test_profiled_pass_opens_after_the_timing_session_is_gone(
+    chain_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A live timing session's intra-op pool spins and takes cores from the profiled session's
+    # (1.6x slower nodes at 2 threads on 2 cores), so it must be released first.
+    runner = ort_runtime.OrtRunner(str(chain_path), label="chain", threads=2, batch=2)
+    timing = weakref.ref(runner.session)
+    alive_at_open: list[bool] = []
+    real = ort_runtime.open_session
+
+    def spy(*args: object, **kwargs: object) -> object:
+        alive_at_open.append(timing() is not None)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ort_runtime, "open_session", spy)
+    kernels = runner.profile(warmup=1, runs=3)
+    assert alive_at_open == [False]
+    assert {k.op_type for k in kernels} == set(OPS)
 
 
 def test_min_time_mode_runs_at_least_floor(chain_path: Path) -> None:
