@@ -18,6 +18,8 @@ from numpy.typing import ArrayLike, NDArray
 P95 = 0.975
 #: Two-sided 95% quantile of the standard normal.
 Z95 = NormalDist().inv_cdf(P95)
+#: Two-sided 90% quantile of the standard normal (the q05..q95 band).
+Z90 = NormalDist().inv_cdf(0.95)
 
 
 def combine(

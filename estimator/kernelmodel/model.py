@@ -49,6 +49,7 @@ from numpy.typing import ArrayLike, NDArray
 
 import estimator
 from estimator.engine.layout import CATEGORIES
+from estimator.engine.uncertainty import Z90, Z95
 from estimator.kernelmodel.evaluate import predict_packed
 from estimator.kernelmodel.features import FEATURE_NAMES, FEATURE_VERSION, PREFIX_VERSIONS
 
@@ -58,9 +59,6 @@ Uncertainty = Literal["quantile", "bagging"]
 DEFAULT_CLIP = math.log(4.0)
 #: Smallest log_sd reported (a 1% floor: no kernel time is known better than that).
 SD_FLOOR = 0.01
-#: z of the two-sided 90% normal band (q05..q95).
-Z90 = 1.6448536269514722
-Z95 = 1.959963984540054
 DEFAULT_UNCERTAINTY: Uncertainty = "quantile"
 #: Deepest tree accepted: the evaluator pads each tree to a complete one (2^depth leaves).
 MAX_DEPTH = 12

@@ -39,11 +39,9 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import estimator
+from estimator.engine.uncertainty import Z95
 from estimator.errors import InputError, RegistryError
 from estimator.registry.loader import builtin_registry, write_atomic
-
-#: Two-sided 95% quantile of the standard normal (the intervals' half-width in sd).
-Z95 = 1.959963984540054
 
 #: Weight of the datasheet prior as one more training device (see the module docstring).
 NU0 = 1.0
