@@ -80,8 +80,13 @@ class Attribution:
     profiled_nodes: int = 0
 
     @property
+    def profiled_us(self) -> float:
+        """Every profiled node's time, matched to a kernel or not (us)."""
+        return self.matched_us + self.unmatched_us
+
+    @property
     def time_match_rate(self) -> float:
-        total = self.matched_us + self.unmatched_us
+        total = self.profiled_us
         return self.matched_us / total if total > 0 else 0.0
 
     @property

@@ -264,7 +264,7 @@ def profiler_offset(models: Sequence[WholeModel]) -> float:
     same for a 2 us Reshape and a 2 ms convolution, so it is a per-node offset, not a scale, and
     it is measured on the device and thread count being calibrated."""
     per_node = [
-        ((a.matched_us + a.unmatched_us) * 1e-6 - m.measured) / a.profiled_nodes
+        (a.profiled_us * 1e-6 - m.measured) / a.profiled_nodes
         for m in models
         if (a := m.attribution) is not None and a.profiled_nodes > 0 and m.measured > 0
     ]
